@@ -1,0 +1,39 @@
+"""Structured JSON logs on stderr: one object per line, never a token or patient data."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from flask import Flask
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a log record as one JSON object: time, level, logger, message, and safe extras."""
+
+    SAFE_EXTRAS = ("event", "status", "hook", "service", "duration_ms", "cards", "path", "method")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in self.SAFE_EXTRAS:
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(app: Flask) -> None:
+    """Send the app's and the project's loggers to stderr as JSON lines (once per process)."""
+    root = logging.getLogger("ldn")
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+    root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    app.logger.handlers = root.handlers
+    app.logger.setLevel(root.level)

@@ -1,0 +1,1 @@
+"""Jinja templates, installed as the package ``ldn_safety.templates``."""
