@@ -1,0 +1,159 @@
+"""The one opioid-safety decision for a naltrexone order, shown by both the CDS card and the app.
+
+Both faces call :func:`assess_naltrexone_order` so that they always agree. The status, strongest
+first:
+
+1. ``DO_NOT_START``: an opioid is active (or drafted in this session). The earliest date is given
+   when every active opioid has a planned end and a numeric washout.
+2. ``SPECIALIST_GUIDANCE``: methadone without a configured number, or a depot buprenorphine
+   (extended-release injection or implant), inside its open window.
+3. ``UNCERTAIN``: an opioid whose dates are missing, or data that could not be checked (records
+   whose medication could not be identified, or sources the caller could not read).
+4. ``WAIT_UNTIL``: an opioid ended inside its washout window; the date is the latest of the
+   earliest starts (last exposure + upper bound of the article's window).
+5. ``SAFE_TO_START``: no opioid in the window and everything was checked.
+
+A missing or unreadable input can only move the status towards caution, never to "safe".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from clinical.exposure import (
+    ExposureReview,
+    ExposureState,
+    OpioidExposure,
+    SourceCoverage,
+    assess_exposures,
+)
+from clinical.naltrexone import NaltrexoneOrder
+from clinical.opioids import OpioidKnowledge
+from clinical.records import MedicationRecord
+
+
+class AssessmentStatus(StrEnum):
+    """What the clinician is told about starting naltrexone now."""
+
+    SAFE_TO_START = "safe-to-start"
+    WAIT_UNTIL = "wait-until"
+    SPECIALIST_GUIDANCE = "specialist-guidance"
+    DO_NOT_START = "do-not-start"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The decision, the findings behind it, and what was (and was not) checked.
+
+    ``earliest_start`` is the latest computable earliest start among the findings; when
+    ``earliest_start_complete`` is False some finding has no computable date, so the real
+    earliest start may be later (or needs specialist guidance).
+    """
+
+    status: AssessmentStatus
+    order: NaltrexoneOrder | None
+    today: date
+    earliest_start: date | None
+    earliest_start_complete: bool
+    findings: tuple[OpioidExposure, ...]
+    past: tuple[OpioidExposure, ...]
+    unchecked: tuple[str, ...]
+    coverage: tuple[SourceCoverage, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def safe(self) -> bool:
+        """Tell whether nothing stands in the way of starting today."""
+        return self.status is AssessmentStatus.SAFE_TO_START
+
+
+def assess_naltrexone_order(
+    order: NaltrexoneOrder | None,
+    records: Iterable[MedicationRecord],
+    knowledge: OpioidKnowledge,
+    today: date,
+    *,
+    unchecked: tuple[str, ...] = (),
+    drafts: Iterable[MedicationRecord] = (),
+) -> Assessment:
+    """Decide whether naltrexone can start, given the chart's and this session's medications.
+
+    ``order`` may be None (the app's review without an order). ``unchecked`` names data sources
+    the caller could not read ("MedicationRequest: FHIR server error"); ``drafts`` are the
+    orders drafted in this session, which count as active.
+    """
+    review = assess_exposures(records, knowledge, today, drafts=drafts)
+    return decide(order, review, today, unchecked=unchecked)
+
+
+def decide(
+    order: NaltrexoneOrder | None,
+    review: ExposureReview,
+    today: date,
+    *,
+    unchecked: tuple[str, ...] = (),
+) -> Assessment:
+    """Turn an exposure review into the decision (DESIGN.md sections 3 and 7: fail safe)."""
+    findings = tuple(e for e in review.exposures if e.state is not ExposureState.PAST)
+    past = tuple(e for e in review.exposures if e.state is ExposureState.PAST)
+    not_checked = (*unchecked, *(f"{u.reference}: {u.reason}" for u in review.unchecked))
+    states = {e.state for e in findings}
+    if ExposureState.ACTIVE in states:
+        status = AssessmentStatus.DO_NOT_START
+    elif any(e.specialist_guidance and e.earliest_start is None for e in findings):
+        status = AssessmentStatus.SPECIALIST_GUIDANCE
+    elif ExposureState.UNKNOWN in states or not_checked:
+        status = AssessmentStatus.UNCERTAIN
+    elif findings:
+        status = AssessmentStatus.WAIT_UNTIL
+    else:
+        status = AssessmentStatus.SAFE_TO_START
+    dates = [e.earliest_start for e in findings if e.earliest_start is not None]
+    reasons = tuple(_reason(e) for e in findings) + tuple(
+        f"Could not check {item}." for item in not_checked
+    )
+    return Assessment(
+        status=status,
+        order=order,
+        today=today,
+        earliest_start=max(dates, default=None),
+        earliest_start_complete=len(dates) == len(findings),
+        findings=findings,
+        past=past,
+        unchecked=not_checked,
+        coverage=review.coverage,
+        reasons=reasons or (_all_clear(review),),
+    )
+
+
+def _reason(exposure: OpioidExposure) -> str:
+    """Say in one sentence why this exposure matters."""
+    match, washout = exposure.match, exposure.washout
+    what = f"{match.label} ({match.ingredient_names}, {match.duration_class})"
+    if exposure.state is ExposureState.ACTIVE:
+        text = f"{what} is active ({exposure.basis}; {exposure.reference})."
+    elif exposure.state is ExposureState.UNKNOWN:
+        text = (
+            f"{what}: when it was last taken is unknown ({exposure.basis}; {exposure.reference})."
+        )
+    else:
+        last = exposure.last_exposure.isoformat() if exposure.last_exposure else "unknown"
+        text = f"{what} last taken {last} ({exposure.basis}; {exposure.reference})."
+    if match.depot:
+        return f"{text} Depot buprenorphine: specialist guidance for the start date."
+    if washout.max_days is None:
+        return f"{text} {washout.guidance}"
+    more = " or more" if washout.or_more else ""
+    span = f"{washout.min_days}-{washout.max_days}" if washout.min_days else str(washout.max_days)
+    if exposure.earliest_start is None:
+        return f"{text} Washout {span} days{more} after the last dose."
+    return f"{text} Washout {span} days{more}: earliest start {exposure.earliest_start}."
+
+
+def _all_clear(review: ExposureReview) -> str:
+    read = ", ".join(f"{c.records} {c.source}" for c in review.coverage if c.records)
+    return f"No opioid found in the records checked ({read or 'no medication records'})."

@@ -1,0 +1,390 @@
+"""Opioid knowledge (from ``clinical/data``) and the rule that tells whether a medication is one.
+
+DESIGN.md section 3, "Opioid exposure": any systemic opioid agonist or partial agonist counts,
+found by RxNorm product or ingredient code, by brand or generic name in a display or text, or by
+the ingredients of a contained or referenced Medication. Opioids with sequestered naltrexone
+(Embeda, Troxyca) are opioids; naloxone alone, naltrexone and the other antagonists, loperamide
+and diphenoxylate are not.
+
+``OpioidKnowledge.load`` is the one place the medication rules read a file: it reads the package's
+own data files with ``importlib.resources``, once per process. Every rule takes the loaded
+knowledge as an argument and does no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from clinical.records import RXNORM, Concept, Medication
+from clinical.text import TermIndex
+
+# RxNorm and HCPCS are sometimes sent under their OIDs or another spelling of their URL.
+RXNORM_SYSTEMS = frozenset({RXNORM, "urn:oid:2.16.840.1.113883.6.88"})
+HCPCS_SYSTEMS = frozenset(
+    {
+        "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+        "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+        "urn:oid:2.16.840.1.113883.6.285",
+    }
+)
+
+
+class DurationClass(StrEnum):
+    """How long an opioid stays on board, which sets the washout (in order of washout length)."""
+
+    SHORT_ACTING = "short-acting"
+    LONG_ACTING = "long-acting"
+    BUPRENORPHINE = "buprenorphine"
+    METHADONE = "methadone"
+
+    @property
+    def rank(self) -> int:
+        """Order classes by how long they keep naltrexone waiting."""
+        return list(DurationClass).index(self)
+
+
+class MatchMethod(StrEnum):
+    """What in the record showed that it is an opioid, strongest first."""
+
+    PRODUCT_CODE = "product code"
+    INGREDIENT_CODE = "ingredient code"
+    BRAND = "brand name"
+    INGREDIENT_NAME = "ingredient name"
+
+
+@dataclass(frozen=True, slots=True)
+class OpioidIngredient:
+    """An opioid ingredient; ``rxcui`` is None for the few not coded in the shared lists."""
+
+    name: str
+    rxcui: str | None
+    pharmacology: str
+    duration_class: DurationClass
+
+
+@dataclass(frozen=True, slots=True)
+class OpioidProduct:
+    """An RxNorm opioid product with its opioid ingredients and class."""
+
+    rxcui: str
+    name: str
+    ingredients: tuple[OpioidIngredient, ...]
+    duration_class: DurationClass
+    depot: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NamedOpioid:
+    """What a brand or generic name stands for."""
+
+    ingredients: tuple[OpioidIngredient, ...]
+    duration_class: DurationClass
+    depot: bool
+    method: MatchMethod
+
+
+@dataclass(frozen=True, slots=True)
+class Washout:
+    """The wait before naltrexone after the last exposure to one class (article's guidance).
+
+    ``max_days`` is None when the article gives no number (methadone): the product then shows
+    "specialist guidance" and computes no date. ``configured`` marks a number set locally.
+    """
+
+    duration_class: DurationClass
+    min_days: int | None
+    max_days: int | None
+    or_more: bool
+    specialist_guidance: bool
+    guidance: str
+    source: str
+    configured: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AntagonistProduct:
+    """A coded naltrexone or samidorphan product a naltrexone order may carry."""
+
+    system: str
+    code: str
+    display: str
+    kind: str
+    antagonist: str
+    partner: str | None
+    dose_mg: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Combination:
+    """A name that means an antagonist combined with a non-opioid partner (Contrave, Lybalvi).
+
+    ``partners`` in :class:`AntagonistKnowledge` holds the partner drugs themselves (bupropion):
+    named beside naltrexone they make a combination, named alone they mean nothing here.
+    """
+
+    antagonist: str
+    partner: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class AntagonistKnowledge:
+    """What identifies a naltrexone (or samidorphan) order."""
+
+    ingredient_rxcui: str
+    ldn_max_mg: float
+    products: Mapping[str, AntagonistProduct]
+    names: TermIndex[str]
+    low_dose_names: TermIndex[str]
+    combinations: TermIndex[Combination]
+    partners: TermIndex[str]
+
+
+@dataclass(frozen=True, eq=False)
+class OpioidKnowledge:
+    """Everything the medication rules know: opioids, washouts and naltrexone orders."""
+
+    ingredients: Mapping[str, OpioidIngredient]
+    ingredients_by_rxcui: Mapping[str, OpioidIngredient]
+    products: Mapping[str, OpioidProduct]
+    names: TermIndex[NamedOpioid]
+    long_acting_words: TermIndex[str]
+    depot_words: TermIndex[str]
+    washouts: Mapping[DurationClass, Washout]
+    depot_guidance: str
+    antagonists: AntagonistKnowledge
+
+    @classmethod
+    def load(cls) -> OpioidKnowledge:
+        """Return the knowledge in the package's data files (read once, then shared)."""
+        return _load_packaged()
+
+    @classmethod
+    def from_documents(
+        cls, opioids: Mapping[str, Any], washouts: Mapping[str, Any], naltrexone: Mapping[str, Any]
+    ) -> OpioidKnowledge:
+        """Build the knowledge from the three parsed data documents."""
+        ingredients = {
+            item["name"]: OpioidIngredient(
+                item["name"],
+                item["rxcui"],
+                item["pharmacology"],
+                DurationClass(item["durationClass"]),
+            )
+            for item in opioids["ingredients"]
+        }
+        products = {
+            item["rxcui"]: OpioidProduct(
+                item["rxcui"],
+                item["name"],
+                tuple(ingredients[name] for name in item["ingredients"]),
+                DurationClass(item["durationClass"]),
+                item["depot"],
+            )
+            for item in opioids["products"]
+        }
+        names: dict[str, NamedOpioid] = {}
+        for item in opioids["ingredients"]:
+            named = NamedOpioid(
+                (ingredients[item["name"]],),
+                DurationClass(item["durationClass"]),
+                False,
+                MatchMethod.INGREDIENT_NAME,
+            )
+            for label in (item["name"], *item["synonyms"]):
+                names[label] = named
+        for item in opioids["brands"]:
+            named = NamedOpioid(
+                tuple(ingredients[name] for name in item["ingredients"]),
+                DurationClass(item["durationClass"]),
+                item["depot"],
+                MatchMethod.BRAND,
+            )
+            for label in (item["name"], *item["synonyms"]):
+                names[label] = named
+        return cls(
+            ingredients=ingredients,
+            ingredients_by_rxcui={i.rxcui: i for i in ingredients.values() if i.rxcui},
+            products=products,
+            names=TermIndex.build(names),
+            long_acting_words=TermIndex.build({w: w for w in opioids["longActingWords"]}),
+            depot_words=TermIndex.build({w: w for w in opioids["depotWords"]}),
+            washouts={
+                DurationClass(name): Washout(
+                    DurationClass(name),
+                    entry["minDays"],
+                    entry["maxDays"],
+                    entry["orMore"],
+                    entry["specialistGuidance"],
+                    entry["guidance"],
+                    entry["source"],
+                )
+                for name, entry in washouts["classes"].items()
+            },
+            depot_guidance=washouts["depot"]["guidance"],
+            antagonists=_antagonists(naltrexone),
+        )
+
+    def with_washout(self, duration_class: DurationClass, max_days: int) -> OpioidKnowledge:
+        """Return a copy with a locally configured upper washout bound for one class."""
+        if max_days < 1:
+            raise ValueError(f"washout for {duration_class} must be at least one day: {max_days}")
+        washouts = dict(self.washouts)
+        washouts[duration_class] = dataclasses.replace(
+            washouts[duration_class], max_days=max_days, configured=True
+        )
+        return dataclasses.replace(self, washouts=washouts)
+
+
+def _antagonists(document: Mapping[str, Any]) -> AntagonistKnowledge:
+    products = {
+        item["code"]: AntagonistProduct(
+            item["system"],
+            item["code"],
+            item["display"],
+            item["kind"],
+            item["antagonist"],
+            item.get("partner"),
+            float(item["doseMg"]) if item.get("doseMg") is not None else None,
+        )
+        for item in document["products"]
+    }
+    combinations = {
+        item["name"]: Combination(item["antagonist"], item["partner"])
+        for item in document["combinationNames"]
+    }
+    return AntagonistKnowledge(
+        ingredient_rxcui=document["ingredient"]["rxcui"],
+        ldn_max_mg=float(document["ldnMaxMgPerDose"]),
+        products=products,
+        names=TermIndex.build({name: "naltrexone" for name in document["names"]}),
+        low_dose_names=TermIndex.build({name: name for name in document["lowDoseNames"]}),
+        combinations=TermIndex.build(combinations),
+        partners=TermIndex.build({name: name for name in document["partnerNames"]}),
+    )
+
+
+@cache
+def _load_packaged() -> OpioidKnowledge:
+    folder = resources.files("clinical.data")
+
+    def read(name: str) -> Any:
+        return json.loads(folder.joinpath(name).read_text(encoding="utf-8"))
+
+    return OpioidKnowledge.from_documents(
+        read("opioids.json"), read("washouts.json"), read("naltrexone.json")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OpioidMatch:
+    """Why a medication counts as an opioid: ingredients, class, depot, and the evidence."""
+
+    ingredients: tuple[OpioidIngredient, ...]
+    duration_class: DurationClass
+    depot: bool
+    method: MatchMethod
+    term: str
+    label: str
+
+    @property
+    def ingredient_names(self) -> str:
+        """The opioid ingredients as one readable string ("buprenorphine")."""
+        return " / ".join(ingredient.name for ingredient in self.ingredients)
+
+
+def same_system(system: str | None, known: str) -> bool:
+    """Tell whether a coding's system is ``known``, allowing the other spellings of RxNorm/HCPCS."""
+    families = (RXNORM_SYSTEMS, HCPCS_SYSTEMS)
+    return system == known or any(system in f and known in f for f in families)
+
+
+def rxnorm_codes(concept: Concept) -> Iterator[str]:
+    """Yield the RxNorm codes of a concept, whichever RxNorm system URI it uses."""
+    for coding in concept.codings:
+        if coding.code and coding.system in RXNORM_SYSTEMS:
+            yield coding.code
+
+
+def label_of(medication: Medication) -> str | None:
+    """Return the first human-readable name of a medication or its ingredients."""
+    for concept in medication.concepts():
+        for word in concept.words():
+            return word
+    return None
+
+
+def identify_opioid(medication: Medication, knowledge: OpioidKnowledge) -> OpioidMatch | None:
+    """Tell whether a medication is an opioid, and by which evidence (DESIGN.md section 3).
+
+    A product code decides alone; otherwise ingredient codes, then brand and generic names in
+    the product's and ingredients' texts, where long-acting or depot words raise the class.
+    """
+    texts = [word for concept in medication.concepts() for word in concept.words()]
+    ingredient_codes: list[OpioidIngredient] = []
+    for concept in medication.concepts():
+        for code in rxnorm_codes(concept):
+            product = knowledge.products.get(code)
+            if product is not None:
+                return OpioidMatch(
+                    product.ingredients,
+                    product.duration_class,
+                    product.depot,
+                    MatchMethod.PRODUCT_CODE,
+                    code,
+                    label_of(medication) or product.name,
+                )
+            ingredient = knowledge.ingredients_by_rxcui.get(code)
+            if ingredient is not None and ingredient not in ingredient_codes:
+                ingredient_codes.append(ingredient)
+    if ingredient_codes:
+        return _match(
+            tuple(ingredient_codes),
+            max((i.duration_class for i in ingredient_codes), key=lambda c: c.rank),
+            False,
+            MatchMethod.INGREDIENT_CODE,
+            ingredient_codes[0].rxcui or "",
+            texts,
+            knowledge,
+        )
+    hits = [hit for text in texts for hit in knowledge.names.find(text)]
+    if not hits:
+        return None
+    brands = [hit for hit in hits if hit.value.method is MatchMethod.BRAND]
+    first = (brands or hits)[0]
+    ingredients = tuple(dict.fromkeys(i for hit in hits for i in hit.value.ingredients))
+    return _match(
+        ingredients,
+        max((hit.value.duration_class for hit in hits), key=lambda c: c.rank),
+        any(hit.value.depot for hit in hits),
+        first.value.method,
+        first.term,
+        texts,
+        knowledge,
+    )
+
+
+def _match(
+    ingredients: tuple[OpioidIngredient, ...],
+    duration_class: DurationClass,
+    depot: bool,
+    method: MatchMethod,
+    term: str,
+    texts: list[str],
+    knowledge: OpioidKnowledge,
+) -> OpioidMatch:
+    """Raise the class by the words around the name ("OxyContin", "ER", "patch", "implant")."""
+    if duration_class is DurationClass.SHORT_ACTING and any(
+        next(knowledge.long_acting_words.find(text), None) for text in texts
+    ):
+        duration_class = DurationClass.LONG_ACTING
+    if not depot and any(i.name == "buprenorphine" for i in ingredients):
+        depot = any(next(knowledge.depot_words.find(text), None) for text in texts)
+    label = texts[0] if texts else " / ".join(i.name for i in ingredients)
+    return OpioidMatch(ingredients, duration_class, depot, method, term, label)

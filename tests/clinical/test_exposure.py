@@ -1,0 +1,277 @@
+"""Opioid records are placed against the article's washout windows; unknowns stay unknown."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clinical.exposure import DRAFTS, ExposureState, OpioidExposure, assess_exposures
+from clinical.opioids import DurationClass, OpioidKnowledge
+from clinical.records import Medication, MedicationRecord, Source
+from tests.clinical.medication_builders import coded, named, record
+
+KNOWLEDGE = OpioidKnowledge.load()
+TODAY = date(2026, 6, 15)
+OXYCODONE = named("oxycodone 5 mg tablet")
+OXYCONTIN = named("OxyContin 20 mg")
+SUBOXONE = named("Suboxone 8/2 mg film")
+METHADONE = named("methadone 10 mg tablet")
+SUBLOCADE = coded("1996189")
+
+
+def one(rec: MedicationRecord, knowledge: OpioidKnowledge = KNOWLEDGE) -> OpioidExposure:
+    review = assess_exposures([rec], knowledge, TODAY)
+    assert len(review.exposures) == 1
+    return review.exposures[0]
+
+
+def days_ago(n: int) -> date:
+    return TODAY - timedelta(days=n)
+
+
+@pytest.mark.parametrize(
+    ("medication", "duration_class", "window"),
+    [
+        (OXYCODONE, DurationClass.SHORT_ACTING, 10),
+        (OXYCONTIN, DurationClass.LONG_ACTING, 14),
+        (SUBOXONE, DurationClass.BUPRENORPHINE, 14),
+    ],
+)
+def test_earliest_start_is_last_exposure_plus_the_articles_upper_bound(
+    medication: Medication, duration_class: DurationClass, window: int
+) -> None:
+    exposure = one(record(medication, "completed", ended=days_ago(3)))
+    assert exposure.match.duration_class is duration_class
+    assert exposure.state is ExposureState.RECENT
+    assert exposure.last_exposure == days_ago(3)
+    assert exposure.earliest_start == days_ago(3) + timedelta(days=window)
+    assert exposure.washout.max_days == window
+    assert not exposure.specialist_guidance
+
+
+@pytest.mark.parametrize(
+    ("medication", "window"), [(OXYCODONE, 10), (OXYCONTIN, 14), (SUBOXONE, 14)]
+)
+def test_window_closes_on_the_earliest_start(medication: Medication, window: int) -> None:
+    inside = one(record(medication, "stopped", ended=days_ago(window - 1)))
+    closed = one(record(medication, "stopped", ended=days_ago(window)))
+    assert inside.state is ExposureState.RECENT
+    assert closed.state is ExposureState.PAST
+    assert closed.earliest_start == TODAY
+
+
+@pytest.mark.parametrize("ended_days_ago", [3, 60, 2000])
+def test_methadone_gets_specialist_guidance_never_a_number(ended_days_ago: int) -> None:
+    exposure = one(record(METHADONE, "completed", ended=days_ago(ended_days_ago)))
+    assert exposure.match.duration_class is DurationClass.METHADONE
+    assert exposure.state is ExposureState.RECENT
+    assert exposure.earliest_start is None
+    assert exposure.specialist_guidance
+    assert exposure.washout.max_days is None
+    assert "specialist" in exposure.washout.guidance
+
+
+def test_configured_methadone_washout_gives_a_date() -> None:
+    local = KNOWLEDGE.with_washout(DurationClass.METHADONE, 30)
+    exposure = one(record(METHADONE, "completed", ended=days_ago(3)), local)
+    assert exposure.earliest_start == days_ago(3) + timedelta(days=30)
+    assert exposure.washout.configured
+    assert exposure.specialist_guidance
+
+
+@pytest.mark.parametrize("status", ["completed", "active"])
+def test_depot_buprenorphine_keeps_releasing_drug(status: str) -> None:
+    exposure = one(record(SUBLOCADE, status, source=Source.REQUEST, started=days_ago(40)))
+    assert exposure.match.depot
+    assert exposure.state in (ExposureState.RECENT, ExposureState.ACTIVE)
+    assert exposure.earliest_start is None
+    assert exposure.specialist_guidance
+
+
+@pytest.mark.parametrize(
+    ("source", "status"),
+    [
+        (Source.STATEMENT, "active"),
+        (Source.STATEMENT, "intended"),
+        (Source.STATEMENT, "on-hold"),
+        (Source.REQUEST, "active"),
+        (Source.REQUEST, "on-hold"),
+        (Source.REQUEST, "draft"),
+        (Source.STATEMENT, "ACTIVE"),
+    ],
+)
+def test_active_statuses_are_active_whatever_the_dates(source: Source, status: str) -> None:
+    exposure = one(record(OXYCODONE, status, source=source, ended=days_ago(400)))
+    assert exposure.state is ExposureState.ACTIVE
+    assert exposure.earliest_start is None
+
+
+def test_active_with_a_planned_end_gives_the_earliest_start() -> None:
+    planned = TODAY + timedelta(days=5)
+    exposure = one(record(OXYCODONE, "active", source=Source.REQUEST, ended=planned))
+    assert exposure.state is ExposureState.ACTIVE
+    assert exposure.last_exposure == planned
+    assert exposure.earliest_start == planned + timedelta(days=10)
+
+
+def test_request_supply_counts_from_its_start() -> None:
+    exposure = one(
+        record(OXYCODONE, "completed", source=Source.REQUEST, started=days_ago(35), supply_days=30)
+    )
+    assert exposure.last_exposure == days_ago(5)
+    assert exposure.earliest_start == days_ago(5) + timedelta(days=10)
+    assert "30 days' supply" in exposure.basis
+
+
+def test_request_uses_the_later_of_validity_end_and_supply() -> None:
+    exposure = one(
+        record(
+            OXYCODONE,
+            "completed",
+            source=Source.REQUEST,
+            started=days_ago(40),
+            ended=days_ago(20),
+            supply_days=30,
+        )
+    )
+    assert exposure.last_exposure == days_ago(10)
+
+
+def test_supply_still_running_is_active_even_if_status_is_unknown() -> None:
+    exposure = one(
+        record(OXYCODONE, "unknown", source=Source.REQUEST, started=days_ago(5), supply_days=30)
+    )
+    assert exposure.state is ExposureState.ACTIVE
+    assert exposure.earliest_start == days_ago(5) + timedelta(days=40)
+
+
+def test_stopped_statement_without_end_is_bounded_by_its_assertion_date() -> None:
+    exposure = one(record(OXYCODONE, "stopped", started=days_ago(90), asserted=days_ago(2)))
+    assert exposure.last_exposure == days_ago(2)
+    assert exposure.state is ExposureState.RECENT
+    assert "recorded" in exposure.basis
+
+
+def test_request_authored_date_is_not_an_end() -> None:
+    exposure = one(
+        record(
+            OXYCODONE,
+            "completed",
+            source=Source.REQUEST,
+            started=days_ago(90),
+            asserted=days_ago(90),
+        )
+    )
+    assert exposure.state is ExposureState.UNKNOWN
+    assert exposure.earliest_start is None
+
+
+@pytest.mark.parametrize("status", ["completed", "stopped", "unknown", None, "weird-status"])
+def test_missing_dates_are_unknown_not_safe(status: str | None) -> None:
+    exposure = one(record(OXYCODONE, status, started=None))
+    assert exposure.state is ExposureState.UNKNOWN
+    assert exposure.earliest_start is None
+    assert exposure.basis == "no dates recorded"
+
+
+@pytest.mark.parametrize(
+    ("source", "status"), [(Source.STATEMENT, "not-taken"), (Source.REQUEST, "cancelled")]
+)
+def test_never_taken_records_are_read_but_are_no_exposure(source: Source, status: str) -> None:
+    review = assess_exposures([record(OXYCODONE, status, source=source)], KNOWLEDGE, TODAY)
+    assert review.exposures == ()
+    assert {c.source: c.records for c in review.coverage}[str(source)] == 1
+
+
+def test_entered_in_error_is_ignored_entirely() -> None:
+    review = assess_exposures(
+        [record(OXYCODONE, "entered-in-error", ended=days_ago(1))], KNOWLEDGE, TODAY
+    )
+    assert review.exposures == ()
+    assert review.ignored == 1
+    assert all(c.records == 0 for c in review.coverage)
+
+
+def test_draft_orders_of_the_session_count_as_active() -> None:
+    draft = record(OXYCODONE, "cancelled", source=Source.REQUEST, id="draft-1")
+    review = assess_exposures([], KNOWLEDGE, TODAY, drafts=[draft])
+    assert [e.state for e in review.exposures] == [ExposureState.ACTIVE]
+    assert review.exposures[0].source == DRAFTS
+    assert {c.source: c.records for c in review.coverage}[DRAFTS] == 1
+
+
+@pytest.mark.parametrize(
+    ("medication", "problems", "reason"),
+    [
+        (named("lisinopril"), ("medicationReference Medication/9 could not be read",), "could not"),
+        (Medication(), (), "no medication code or name"),
+        (coded("00093-0058", system="http://hl7.org/fhir/sid/ndc"), (), "other than RxNorm"),
+        (coded("352364"), (), "RxNorm code 352364 is not a known opioid"),
+    ],
+)
+def test_unidentified_records_are_reported_unchecked(
+    medication: Medication, problems: tuple[str, ...], reason: str
+) -> None:
+    review = assess_exposures(
+        [record(medication, "active", id="m9", problems=problems)], KNOWLEDGE, TODAY
+    )
+    assert review.exposures == ()
+    assert len(review.unchecked) == 1
+    assert review.unchecked[0].reference == "MedicationStatement/m9"
+    assert reason in review.unchecked[0].reason
+
+
+def test_identified_non_opioids_are_checked_and_silent() -> None:
+    records = [record(named("lisinopril 10 mg")), record(coded("29046", "lisinopril"), id="2")]
+    review = assess_exposures(records, KNOWLEDGE, TODAY)
+    assert review.exposures == ()
+    assert review.unchecked == ()
+
+
+def test_coverage_counts_each_source_and_its_date_span() -> None:
+    records = [
+        record(named("lisinopril"), started=date(2024, 1, 2)),
+        record(named("metformin"), started=date(2025, 3, 1), ended=date(2025, 9, 1), id="2"),
+        record(named("atorvastatin"), source=Source.REQUEST, started=date(2026, 1, 1)),
+    ]
+    coverage = {c.source: c for c in assess_exposures(records, KNOWLEDGE, TODAY).coverage}
+    statements = coverage["MedicationStatement"]
+    assert (statements.records, statements.earliest, statements.latest) == (
+        2,
+        date(2024, 1, 2),
+        date(2025, 9, 1),
+    )
+    assert coverage["MedicationRequest"].records == 1
+
+
+@given(
+    ended=st.integers(min_value=-400, max_value=400),
+    later=st.integers(min_value=0, max_value=400),
+    medication=st.sampled_from([OXYCODONE, OXYCONTIN, SUBOXONE, METHADONE, SUBLOCADE]),
+    status=st.sampled_from(["completed", "stopped", "unknown", "active"]),
+)
+def test_a_later_last_exposure_never_moves_the_earliest_start_earlier(
+    ended: int, later: int, medication: Medication, status: str
+) -> None:
+    first = one(record(medication, status, ended=TODAY + timedelta(days=ended)))
+    second = one(record(medication, status, ended=TODAY + timedelta(days=ended + later)))
+    if first.earliest_start is not None and second.earliest_start is not None:
+        assert second.earliest_start >= first.earliest_start
+    if first.specialist_guidance:
+        # A window the product cannot close stays open when the exposure moves later.
+        assert second.earliest_start is None
+
+
+@given(
+    status=st.sampled_from(["completed", "stopped", "unknown", None, "on-hold", "active"]),
+    started=st.none() | st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 1, 1)),
+    source=st.sampled_from(list(Source)),
+)
+def test_an_opioid_without_an_end_is_never_past(
+    status: str | None, started: date | None, source: Source
+) -> None:
+    exposure = one(record(OXYCODONE, status, source=source, started=started))
+    assert exposure.state is not ExposureState.PAST
