@@ -1,0 +1,185 @@
+"""HTTP face of the sandbox authorization server: one Flask blueprint, paths from the config.
+
+Routes (``{fhir}`` and ``{auth}`` are the paths of ``fhir_base`` and ``issuer``):
+
+- ``GET  {fhir}/.well-known/smart-configuration``  SMART discovery
+- ``GET  {auth}/.well-known/openid-configuration`` OpenID Provider metadata
+- ``GET  {auth}/jwks``                             the id_token signing key
+- ``GET  {auth}/smart-style.json``                 the style the sandbox EHR offers apps
+- ``POST {auth}/launch``                           the EHR page creates a launch value
+- ``GET|POST {auth}/authorize``                    authorization request (``authorize-post``)
+- ``POST {auth}/consent``                          the user's decision on the consent page
+- ``POST {auth}/token``                            token endpoint (code and refresh grants)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from sandbox.auth import discovery
+from sandbox.auth.config import AuthConfig, PatientListError
+from sandbox.auth.launch import LaunchContext, LaunchRequestError
+from sandbox.auth.scopes import describe_scope, scope_tokens
+from sandbox.auth.server import PendingAuthorization, SandboxAuth
+
+# What a URI may contain (RFC 3986 characters, no spaces or quotes): anything else is refused
+# before authlib sees it, as it would echo the value into an error description.
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[!#-\[\]-~]*")
+
+STYLE = {
+    "color_background": "#f5f7fa",
+    "color_error": "#b00020",
+    "color_highlight": "#1f6feb",
+    "color_modal_backdrop": "rgba(0, 0, 0, 0.4)",
+    "color_success": "#2e7d32",
+    "color_text": "#1b1f23",
+    "dim_border_radius": "6px",
+    "dim_font_size": "14px",
+    "dim_spacing_size": "16px",
+    "font_family_body": "system-ui, sans-serif",
+    "font_family_heading": "system-ui, sans-serif",
+}
+
+
+def create_auth_blueprint(config: AuthConfig) -> Blueprint:
+    """Build the authorization server's blueprint; register it on the app without a prefix."""
+    auth = SandboxAuth(config)
+    blueprint = Blueprint("sandbox_auth", __name__)
+    blueprint.record_once(lambda state: auth.init_app(state.app))
+    fhir, base = config.fhir_path, config.issuer_path
+
+    @blueprint.get(f"{fhir}/.well-known/smart-configuration")
+    def smart_configuration() -> Response:
+        return _public(jsonify(discovery.smart_configuration(config, auth.key.alg)))
+
+    @blueprint.get(f"{base}/.well-known/openid-configuration")
+    def openid_configuration() -> Response:
+        return _public(jsonify(discovery.openid_configuration(config, auth.key.alg)))
+
+    @blueprint.get(f"{base}/jwks")
+    def jwks() -> Response:
+        return _public(jsonify(auth.key.jwks()))
+
+    @blueprint.get(f"{base}/smart-style.json")
+    def smart_style() -> Response:
+        return _public(jsonify(STYLE))
+
+    @blueprint.post(f"{base}/launch")
+    def launch() -> ResponseReturnValue:
+        try:
+            context = LaunchContext.from_json(request.get_json(silent=True))
+        except LaunchRequestError as error:
+            return {"error": "invalid_request", "error_description": str(error)}, 400
+        value = auth.create_launch(context)
+        answer = {"launch": value, "iss": config.fhir_base, "expires_in": config.launch_ttl}
+        return answer, 201
+
+    @blueprint.route(f"{base}/authorize", methods=["GET", "POST"])
+    def authorize() -> ResponseReturnValue:
+        redirect_uri = request.values.get("redirect_uri")
+        if redirect_uri is not None and not _URI.fullmatch(redirect_uri):
+            return _error_page("The redirect_uri is not a valid URI.", 400)
+        try:
+            transaction, pending = auth.hold_authorization_request()
+        except OAuth2Error as error:
+            if error.redirect_uri:
+                redirect: Response = auth.server.handle_error_response(None, error)
+                return redirect
+            message = f"{error.error}: {error.get_error_description() or 'request refused'}"
+            return _error_page(message, error.status_code)
+        if config.auto_approve and not pending.needs_patient:
+            return _decide(auth, transaction, approved=True, patient=None)
+        return _consent_page(config, pending, transaction)
+
+    @blueprint.post(f"{base}/consent")
+    def consent() -> ResponseReturnValue:
+        transaction = request.form.get("transaction", "")
+        pending = auth.pending(transaction)
+        if pending is None:
+            return _expired_page()
+        approved = request.form.get("decision") == "approve"
+        patient = request.form.get("patient")
+        if approved and pending.needs_patient:
+            try:
+                offered = {choice.id for choice in config.patients()}
+            except PatientListError:
+                return _patients_unavailable_page()
+            if patient not in offered:
+                return _consent_page(
+                    config, pending, transaction, "Choose a patient from the list.", 400
+                )
+        return _decide(auth, transaction, approved, patient)
+
+    @blueprint.post(f"{base}/token")
+    def token() -> Response:
+        try:
+            response: Response = auth.server.create_token_response()
+        except OAuth2Error as error:  # raised before authlib's own handling (e.g. plain http)
+            response = auth.server.handle_error_response(None, error)
+        return _public(response)
+
+    return blueprint
+
+
+def _decide(
+    auth: SandboxAuth, transaction: str, approved: bool, patient: str | None
+) -> ResponseReturnValue:
+    response = auth.decide(transaction, approved, patient)
+    return _expired_page() if response is None else response
+
+
+def _consent_page(
+    config: AuthConfig,
+    pending: PendingAuthorization,
+    transaction: str,
+    problem: str | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    context: dict[str, Any] = {
+        "client_name": pending.client.name,
+        "scopes": [(token, describe_scope(token)) for token in scope_tokens(pending.scope)],
+        "authorization": pending.authorization,
+        "transaction": transaction,
+        "action": url_for("sandbox_auth.consent"),
+        "problem": problem,
+    }
+    if not pending.needs_patient:
+        return render_template("sandbox/auth_consent.html", **context), status
+    try:
+        patients = list(config.patients())
+    except PatientListError:
+        return _patients_unavailable_page()
+    return render_template("sandbox/auth_patient_picker.html", patients=patients, **context), status
+
+
+def _public(response: Response) -> Response:
+    # Browser-based SMART apps read discovery and call the token endpoint across origins.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _error_page(message: str, status: int, hint: str | None = None) -> ResponseReturnValue:
+    hint = hint or "Check the app's registration (client_id, redirect_uri) and launch it again."
+    page = render_template("sandbox/auth_error.html", message=message, hint=hint)
+    return page, status
+
+
+def _expired_page() -> ResponseReturnValue:
+    return _error_page(
+        "This authorization request was already answered or has expired.",
+        400,
+        "Go back to the app and launch it again.",
+    )
+
+
+def _patients_unavailable_page() -> ResponseReturnValue:
+    return _error_page(
+        "The patient list cannot be read right now.",
+        503,
+        "Check that the sandbox FHIR server is running, then launch the app again.",
+    )
