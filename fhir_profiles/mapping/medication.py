@@ -1,0 +1,170 @@
+"""``medication[x]`` and Medication resources to the clinical ``Medication``.
+
+Reads the R4/R4B choice (``medicationCodeableConcept`` / ``medicationReference``) and the R5
+CodeableReference (``medication.concept`` / ``medication.reference``) that some servers send, and
+R4 and R5 ingredient shapes (``itemCodeableConcept``/``itemReference``/``strength`` and
+``item.concept``/``item.reference``/``strengthRatio``/``strengthQuantity``).
+"""
+
+from __future__ import annotations
+
+from clinical.records import Concept, Ingredient, Medication, Quantity
+from fhir_profiles.mapping.datatypes import concept, optional_concept, quantity, strength
+from fhir_profiles.mapping.fields import Fields, JsonObject, join, shorten
+from fhir_profiles.mapping.references import References
+
+
+def read_medication(
+    fields: Fields, resource: JsonObject, references: References
+) -> Medication | None:
+    """Read what a MedicationStatement or MedicationRequest is about; ``None`` if unsaid."""
+    coded = fields.object(resource, "medicationCodeableConcept", "")
+    if coded is not None:
+        return Medication(concept=concept(fields, coded, "medicationCodeableConcept"))
+    reference = fields.object(resource, "medicationReference", "")
+    if reference is not None:
+        return _referenced(fields, reference, "medicationReference", references, resource)
+    codeable_reference = fields.object(resource, "medication", "")
+    if codeable_reference is None:
+        return None
+    coded = fields.object(codeable_reference, "concept", "medication")
+    if coded is not None:
+        return Medication(concept=concept(fields, coded, "medication.concept"))
+    reference = fields.object(codeable_reference, "reference", "medication")
+    if reference is not None:
+        return _referenced(fields, reference, "medication.reference", references, resource)
+    fields.note("medication has neither concept nor reference")
+    return None
+
+
+def _resolve(
+    fields: Fields,
+    reference: JsonObject,
+    path: str,
+    references: References,
+    container: JsonObject,
+    kinds: frozenset[str],
+) -> JsonObject | None:
+    """Return the resource a Reference points at, noting why when it cannot be had."""
+    target = fields.string(reference, "reference", path)
+    if target is None:
+        fields.note(f"{path} has no literal reference to resolve")
+        return None
+    resolved = references.resolve(target, container)
+    if resolved is None:
+        fields.note(f"{path} {shorten(target)} could not be resolved")
+        return None
+    kind = resolved.get("resourceType")
+    if not isinstance(kind, str) or kind not in kinds:
+        fields.note(f"{path} {shorten(target)} is not a {' or '.join(sorted(kinds))}")
+        return None
+    return resolved
+
+
+_MEDICATION = frozenset({"Medication"})
+_INGREDIENT_ITEM = frozenset({"Medication", "Substance"})
+
+
+def _referenced(
+    fields: Fields,
+    reference: JsonObject,
+    path: str,
+    references: References,
+    container: JsonObject,
+) -> Medication:
+    """Read a referenced Medication; keep the reference's display when it cannot be resolved."""
+    display = fields.string(reference, "display", path)
+    resolved = _resolve(fields, reference, path, references, container, _MEDICATION)
+    if resolved is None:
+        return Medication(concept=Concept(text=display))
+    # '#id' inside a contained Medication still points into the outer resource's contained list.
+    nested_container = container if _is_contained(resolved, container) else resolved
+    medication = _medication_resource(fields, resolved, path, references, nested_container)
+    if medication.concept.text is None and display:
+        return Medication(
+            concept=Concept(codings=medication.concept.codings, text=display),
+            ingredients=medication.ingredients,
+            form=medication.form,
+        )
+    return medication
+
+
+def _is_contained(resource: JsonObject, container: JsonObject) -> bool:
+    contained = container.get("contained")
+    return isinstance(contained, list) and any(item is resource for item in contained)
+
+
+def _medication_resource(
+    fields: Fields,
+    resource: JsonObject,
+    path: str,
+    references: References,
+    container: JsonObject,
+) -> Medication:
+    """Read a Medication resource: code, form and ingredients."""
+    ingredients = tuple(
+        ingredient
+        for item_path, item in fields.objects(resource, "ingredient", path)
+        if (ingredient := _ingredient(fields, item, item_path, references, container))
+    )
+    form = optional_concept(fields, resource, "form", path) or optional_concept(
+        fields, resource, "doseForm", path
+    )
+    return Medication(
+        concept=optional_concept(fields, resource, "code", path) or Concept(),
+        ingredients=ingredients,
+        form=form,
+    )
+
+
+def _ingredient(
+    fields: Fields,
+    ingredient: JsonObject,
+    path: str,
+    references: References,
+    container: JsonObject,
+) -> Ingredient | None:
+    item = _ingredient_item(fields, ingredient, path, references, container)
+    if item is None:
+        fields.note(f"{path} names no ingredient")
+        return None
+    return Ingredient(item=item, strength=_ingredient_strength(fields, ingredient, path))
+
+
+def _ingredient_item(
+    fields: Fields,
+    ingredient: JsonObject,
+    path: str,
+    references: References,
+    container: JsonObject,
+) -> Concept | None:
+    """Read ``item[x]`` (R4) or ``item`` (R5 CodeableReference) as the ingredient's concept."""
+    coded = optional_concept(fields, ingredient, "itemCodeableConcept", path)
+    if coded is not None:
+        return coded
+    reference = fields.object(ingredient, "itemReference", path)
+    reference_path = join(path, "itemReference")
+    codeable_reference = fields.object(ingredient, "item", path)
+    if reference is None and codeable_reference is not None:
+        coded = optional_concept(fields, codeable_reference, "concept", join(path, "item"))
+        if coded is not None:
+            return coded
+        reference = fields.object(codeable_reference, "reference", join(path, "item"))
+        reference_path = join(path, "item.reference")
+    if reference is None:
+        return None
+    display = fields.string(reference, "display", reference_path)
+    resolved = _resolve(fields, reference, reference_path, references, container, _INGREDIENT_ITEM)
+    if resolved is None:
+        return Concept(text=display)
+    return optional_concept(fields, resolved, "code", reference_path) or Concept(text=display)
+
+
+def _ingredient_strength(fields: Fields, ingredient: JsonObject, path: str) -> Quantity | None:
+    """Read ``strength`` (R4 Ratio), ``strengthRatio`` or ``strengthQuantity`` (R5)."""
+    for key in ("strength", "strengthRatio"):
+        ratio = fields.object(ingredient, key, path)
+        if ratio is not None:
+            return strength(fields, ratio, join(path, key))
+    amount = fields.object(ingredient, "strengthQuantity", path)
+    return None if amount is None else quantity(fields, amount, join(path, "strengthQuantity"))

@@ -1,0 +1,142 @@
+"""MedicationStatement and MedicationRequest to ``MedicationRecord``.
+
+Dates follow ``clinical.records.MedicationRecord`` field by field; partial dates are resolved as
+the ``dates`` module explains (start-like: first day; end-like: last day).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from clinical.records import Medication, MedicationRecord, Source
+from fhir_profiles.mapping.dosage import read_dosages
+from fhir_profiles.mapping.fields import Fields, JsonObject
+from fhir_profiles.mapping.medication import read_medication
+from fhir_profiles.mapping.references import REFERENCED_TYPES, References, is_referenced_type
+from fhir_profiles.mapping.resources import Reader, map_resources
+from fhir_profiles.mapping.result import MappingResult
+from fhir_profiles.mapping.supply import read_supply_days
+
+RecordRead = tuple[MedicationRecord | None, list[str]]
+
+
+def _read_medication(
+    fields: Fields, resource: JsonObject, references: References
+) -> Medication | None:
+    """Read medication[x]; note it when what is there names no medication at all."""
+    noted = len(fields.problems)
+    medication = read_medication(fields, resource, references)
+    if medication is not None and len(fields.problems) == noted and not _names(medication):
+        # An empty concept would otherwise pass the rules as a medication that matched nothing.
+        fields.note("medication[x] has no code, display or text")
+    return medication
+
+
+def _names(medication: Medication) -> bool:
+    return any(
+        concept.text or any(coding.code or coding.display for coding in concept.codings)
+        for concept in medication.concepts()
+    )
+
+
+def _no_medication(fields: Fields) -> RecordRead:
+    if fields.problems:
+        return None, [f"has no readable medication[x]: {'; '.join(fields.problems)}"]
+    return None, ["has no medication[x]"]
+
+
+def read_statement(resource: JsonObject, references: References) -> RecordRead:
+    """Read one MedicationStatement (R4, R4B or R5 shape)."""
+    fields = Fields()
+    ident = fields.string(resource, "id", "")
+    status = fields.string(resource, "status", "")
+    medication = _read_medication(fields, resource, references)
+    if medication is None:
+        return _no_medication(fields)
+    doses, texts = read_dosages(fields, resource, "dosage")
+    started = ended = None
+    period = fields.object(resource, "effectivePeriod", "")
+    if period is not None:
+        started = fields.start_date(period, "start", "effectivePeriod")
+        ended = fields.end_date(period, "end", "effectivePeriod")
+    if started is None:
+        started = fields.start_date(resource, "effectiveDateTime", "")
+    asserted = fields.end_date(resource, "dateAsserted", "")
+    return MedicationRecord(
+        source=Source.STATEMENT,
+        id=ident,
+        status=status,
+        medication=medication,
+        doses=doses,
+        dosage_text=texts,
+        started=started,
+        ended=ended,
+        asserted=asserted,
+        problems=tuple(fields.problems),
+    ), []
+
+
+def read_request(resource: JsonObject, references: References) -> RecordRead:
+    """Read one MedicationRequest (R4, R4B or R5 shape)."""
+    fields = Fields()
+    ident = fields.string(resource, "id", "")
+    status = fields.string(resource, "status", "")
+    medication = _read_medication(fields, resource, references)
+    if medication is None:
+        return _no_medication(fields)
+    doses, texts = read_dosages(fields, resource, "dosageInstruction")
+    authored_first, authored_last = fields.dates(resource, "authoredOn", "")
+    started = ended = None
+    supply_days = None
+    dispense = fields.object(resource, "dispenseRequest", "")
+    if dispense is not None:
+        validity = fields.object(dispense, "validityPeriod", "dispenseRequest")
+        if validity is not None:
+            path = "dispenseRequest.validityPeriod"
+            started = fields.start_date(validity, "start", path)
+            ended = fields.end_date(validity, "end", path)
+        supply_days = read_supply_days(fields, dispense)
+    return MedicationRecord(
+        source=Source.REQUEST,
+        id=ident,
+        status=status,
+        medication=medication,
+        doses=doses,
+        dosage_text=texts,
+        started=started or authored_first,
+        ended=ended,
+        asserted=authored_last,
+        supply_days=supply_days,
+        problems=tuple(fields.problems),
+    ), []
+
+
+def medication_readers(references: References) -> dict[str, Reader[MedicationRecord]]:
+    """Return the reader for each medication resource type, resolving through ``references``."""
+    return {
+        Source.STATEMENT.value: lambda resource: read_statement(resource, references),
+        Source.REQUEST.value: lambda resource: read_request(resource, references),
+    }
+
+
+def read_medication_records(
+    resources: Iterable[object], *, medications: Mapping[str, object] | None = None
+) -> MappingResult[MedicationRecord]:
+    """Read MedicationStatements and MedicationRequests into records, reporting what is not.
+
+    ``resources`` may also hold the Medication (and Substance) resources they reference, as a
+    search with ``_include`` returns them. ``medications`` adds Medications fetched separately,
+    keyed by the reference that names them (``Medication/123`` or a full URL).
+    """
+    items = list(resources)
+    references = References()
+    if medications:
+        references.add_all(medications)
+    for item in items:
+        if is_referenced_type(item):
+            references.add(item)
+    return map_resources(
+        ((f"resources[{index}]", item) for index, item in enumerate(items)),
+        medication_readers(references),
+        REFERENCED_TYPES,
+    )
