@@ -1,4 +1,4 @@
-"""The one deployable: an application factory that mounts the CDS Hooks service and the SMART app."""
+"""The one deployable: an application factory mounting the CDS Hooks service and the SMART app."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Flask
 
+import smart_app
+from cds_hooks import init_app as init_cds_hooks
 from ldn_safety.logs import configure_logging
 
 
@@ -22,6 +24,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     configure_logging(app)
+    smart_app.init_app(app)
+    init_cds_hooks(app)
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from cds_hooks.commands import feedback_group
 from ldn_safety.app import create_app
 
 
@@ -35,7 +36,7 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+@click.option("--workers", default=2, show_default=True, type=int, help="Worker processes.")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the CDS Hooks service and the SMART app under gunicorn (configuration: LDN_* env)."""
     options = {
@@ -47,3 +48,6 @@ def serve(host: str, port: int, workers: int) -> None:
         "timeout": 30,
     }
     _Gunicorn(create_app(), options).run()
+
+
+main.add_command(feedback_group(create_app))

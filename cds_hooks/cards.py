@@ -1,0 +1,340 @@
+"""Render the clinical assessment of a naltrexone order as CDS Hooks cards (§Card Attributes).
+
+One card per naltrexone order for the opioid decision:
+
+* ``critical``: an opioid active or inside its washout window (DO_NOT_START, WAIT_UNTIL,
+  SPECIALIST_GUIDANCE, or UNCERTAIN with such an opioid among the findings: uncertainty about
+  other data must not soften a known exposure). Names each opioid (product, ingredient, class,
+  source record, last exposure, washout, earliest start or specialist guidance), suggests
+  removing the draft, and offers override reasons.
+* ``warning``: opioid use could not be ruled out (UNCERTAIN): unknown dates, or data that could
+  not be read. Says exactly what could not be checked.
+* ``info``: no opioid found, with what was checked (resource types, counts, period covered).
+
+Then one ``info`` card each for alcohol use disorder and liver disease on the chart. Every card
+links to the SMART app. Text from FHIR is escaped for Markdown (markdown.py).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cds_hooks.markdown import md, summary
+from cds_hooks.prefetch import Source
+from clinical.assessment import Assessment, AssessmentStatus
+from clinical.conditions import ConditionGroup
+from clinical.evidence import EvidenceKnowledge
+from clinical.exposure import DRAFTS, ExposureState, OpioidExposure
+from clinical.naltrexone import NaltrexoneKind, NaltrexoneOrder
+from fhir_profiles.artefacts import OVERRIDE_REASON_SYSTEM, load_artefact
+
+SOURCE_LABEL = "LDN Opioid-Safety"
+CRITICAL_STATUSES = frozenset(
+    {
+        AssessmentStatus.DO_NOT_START,
+        AssessmentStatus.WAIT_UNTIL,
+        AssessmentStatus.SPECIALIST_GUIDANCE,
+    }
+)
+WHY = (
+    "Naltrexone blocks opioid receptors at any dose, low-dose naltrexone included: "
+    "started while an opioid is on board it brings on acute opioid withdrawal."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CardLinks:
+    """Where cards point: the source page, the SMART app's launch URL, and the call they answer."""
+
+    source_url: str
+    launch_url: str
+    service_id: str
+    hook_instance: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedData:
+    """What the check read besides the assessment: each source, and the conditions found."""
+
+    sources: Sequence[Source]
+    condition_groups: frozenset[ConditionGroup]
+
+
+def override_reasons() -> list[dict[str, str]]:
+    """Return the project's override reasons as CDS Hooks Codings (display included)."""
+    system = load_artefact(OVERRIDE_REASON_SYSTEM)
+    return [
+        {"system": OVERRIDE_REASON_SYSTEM, "code": c["code"], "display": c["display"]}
+        for c in system["concept"]
+    ]
+
+
+def order_phrase(order: NaltrexoneOrder) -> str:
+    """Name the order the way the clinician wrote it: low dose, full dose, or a combination."""
+    dose = f"{order.dose_mg:g} mg" if order.dose_mg is not None else None
+    if order.kind is NaltrexoneKind.LDN:
+        return f"low-dose naltrexone {dose}" if dose else "low-dose naltrexone"
+    if order.kind is NaltrexoneKind.FULL_DOSE:
+        return f"naltrexone {dose}"
+    if order.kind is NaltrexoneKind.COMBINATION:
+        return f"{order.label} (contains {order.antagonist})"
+    return f"{order.antagonist} (dose not stated)"
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else "unknown"
+
+
+def _washout(exposure: OpioidExposure) -> str:
+    washout = exposure.washout
+    if exposure.match.depot:
+        return "depot: keeps releasing drug; specialist guidance"
+    if washout.max_days is None:
+        return "specialist guidance (no set number of days)"
+    more = " or more" if washout.or_more else ""
+    low = f"{washout.min_days} to " if washout.min_days else ""
+    local = " (set locally)" if washout.configured else ""
+    return f"{low}{washout.max_days} days{more}{local}"
+
+
+def _earliest(exposure: OpioidExposure) -> str:
+    if exposure.earliest_start is not None:
+        return exposure.earliest_start.isoformat()
+    if exposure.specialist_guidance:
+        return "specialist guidance"
+    if exposure.state is ExposureState.ACTIVE:
+        return "only after it is stopped, plus the washout"
+    return "cannot be computed: last dose date unknown"
+
+
+def _last_exposure(exposure: OpioidExposure) -> str:
+    if exposure.state is ExposureState.ACTIVE and exposure.last_exposure is None:
+        return "still taken"
+    return _day(exposure.last_exposure)
+
+
+def _findings_table(findings: Iterable[OpioidExposure]) -> str:
+    rows = [
+        "| Opioid | Ingredient | Class | Record | Status | Last exposure | Washout | "
+        "Earliest naltrexone start |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in findings:
+        cells = (
+            md(e.match.label),
+            md(e.match.ingredient_names),
+            md(e.match.duration_class),
+            md(e.reference) + (" (draft order)" if e.source == DRAFTS else ""),
+            md(f"{e.state}: {e.basis}"),
+            md(_last_exposure(e)),
+            md(_washout(e)),
+            md(_earliest(e)),
+        )
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _checked(assessment: Assessment | None, data: CheckedData) -> str:
+    """Say what was read (types, counts, origin, dates covered) and what could not be."""
+    origins = {s.resource_type: s for s in data.sources}
+    lines = ["**What was checked**", ""]
+    for coverage in assessment.coverage if assessment else ():
+        source = origins.get(coverage.source)
+        if source is not None and not source.read:
+            continue
+        span = (
+            f", dated {_day(coverage.earliest)} to {_day(coverage.latest)}"
+            if coverage.earliest
+            else ""
+        )
+        if coverage.source == DRAFTS:
+            lines.append(f"- {coverage.records} other draft order(s) of this ordering session")
+            continue
+        origin = f" (from the {source.origin})" if source and source.origin else ""
+        lines.append(f"- {coverage.records} {md(coverage.source)} record(s){origin}{md(span)}")
+    conditions = origins.get("Condition")
+    if conditions is not None and conditions.read:
+        lines.append(f"- {conditions.count} Condition record(s) (from the {conditions.origin})")
+    missing = [f"{s.resource_type}: {s.failure}" for s in data.sources if s.failure]
+    missing += assessment.unchecked if assessment else ()
+    if missing:
+        lines += ["", "**Could not be checked**", ""]
+        lines += [f"- {md(item)}" for item in dict.fromkeys(missing)]
+    return "\n".join(lines)
+
+
+class _Builder:
+    """Shared card parts: uuid, source, SMART link."""
+
+    def __init__(self, links: CardLinks) -> None:
+        self.links = links
+
+    def card(self, indicator: str, text: str, detail: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "uuid": str(uuid.uuid4()),
+            "summary": summary(text),
+            "indicator": indicator,
+            "detail": detail,
+            "source": {"label": SOURCE_LABEL, "url": self.links.source_url},
+            **extra,
+        }
+
+    def app_link(self, label: str, context: Mapping[str, str]) -> dict[str, str]:
+        app_context = {
+            "service": self.links.service_id,
+            "hookInstance": self.links.hook_instance,
+            **context,
+        }
+        return {
+            "label": label,
+            "url": self.links.launch_url,
+            "type": "smart",
+            "appContext": json.dumps(app_context, separators=(",", ":")),
+        }
+
+    def remove_order(self, order: NaltrexoneOrder) -> dict[str, Any]:
+        suggestion: dict[str, Any] = {
+            "label": "Remove the naltrexone order",
+            "uuid": str(uuid.uuid4()),
+            "isRecommended": True,
+            "actions": [
+                {
+                    "type": "delete",
+                    "description": f"Remove the draft order for {order_phrase(order)}.",
+                    "resourceId": order.reference,
+                }
+            ],
+        }
+        return {"suggestions": [suggestion], "selectionBehavior": "at-most-one"}
+
+
+def _has_id(order: NaltrexoneOrder) -> bool:
+    return "/" in order.reference
+
+
+def _is_critical(assessment: Assessment) -> bool:
+    """Critical when an opioid is known to be on board, even if other data was uncertain."""
+    return assessment.status in CRITICAL_STATUSES or any(
+        e.state in (ExposureState.ACTIVE, ExposureState.RECENT) for e in assessment.findings
+    )
+
+
+def _critical_summary(assessment: Assessment, order: NaltrexoneOrder) -> str:
+    drug = assessment.findings[0].match.ingredient_names if assessment.findings else "an opioid"
+    more = f" and {len(assessment.findings) - 1} more" if len(assessment.findings) > 1 else ""
+    what = order_phrase(order)
+    if assessment.status is AssessmentStatus.DO_NOT_START:
+        return f"Do not start {what}: {drug}{more} is active."
+    if assessment.status is AssessmentStatus.SPECIALIST_GUIDANCE:
+        return f"Do not start {what} without specialist guidance: recent {drug}{more}."
+    if assessment.status is AssessmentStatus.WAIT_UNTIL and assessment.earliest_start_complete:
+        until = assessment.earliest_start
+        return f"Hold {what} until {until}: recent {drug}{more} inside its washout."
+    # Some data was uncertain: the date known so far is a lower bound only.
+    after = f"; not before {assessment.earliest_start}" if assessment.earliest_start else ""
+    return f"Hold {what}: recent {drug}{more} inside its washout{after}."
+
+
+def _opioid_card(
+    assessment: Assessment, order: NaltrexoneOrder, data: CheckedData, build: _Builder
+) -> dict[str, Any]:
+    link = build.app_link(
+        "Open the LDN opioid review",
+        {"order": order.reference, "status": str(assessment.status)},
+    )
+    ordered = f"Ordered: {md(order_phrase(order))} ({md(order.reference)})."
+    checked = _checked(assessment, data)
+    if _is_critical(assessment):
+        earliest = ""
+        if assessment.earliest_start and assessment.earliest_start_complete:
+            earliest = f"\n\nEarliest naltrexone start: **{assessment.earliest_start}**."
+        elif assessment.earliest_start:
+            earliest = (
+                f"\n\nNot before **{assessment.earliest_start}**; some opioids above have no "
+                "computable date, so the real earliest start may be later."
+            )
+        table = _findings_table(assessment.findings)
+        detail = f"**{WHY}**\n\n{ordered}\n\n{table}{earliest}\n\n{checked}"
+        extra = build.remove_order(order) if _has_id(order) else {}
+        return build.card(
+            "critical",
+            _critical_summary(assessment, order),
+            detail,
+            overrideReasons=override_reasons(),
+            links=[link],
+            **extra,
+        )
+    if assessment.status is AssessmentStatus.UNCERTAIN:
+        table = f"\n\n{_findings_table(assessment.findings)}" if assessment.findings else ""
+        detail = (
+            f"{WHY} Opioid use could not be ruled out, so this is not an all-clear.\n\n"
+            f"{ordered}{table}\n\n{checked}\n\nConfirm with the patient and the records "
+            "above that no opioid was taken within its washout window before starting."
+        )
+        extra = build.remove_order(order) if _has_id(order) else {}
+        return build.card(
+            "warning",
+            f"Opioid use not ruled out before {order_phrase(order)}: check the records.",
+            detail,
+            overrideReasons=override_reasons(),
+            links=[link],
+            **extra,
+        )
+    detail = f"{ordered}\n\nNo opioid was found active or within its washout window.\n\n{checked}"
+    return build.card(
+        "info",
+        f"No opioid found before {order_phrase(order)} in the records checked.",
+        detail,
+        links=[link],
+    )
+
+
+def _aud_card(evidence: EvidenceKnowledge, build: _Builder) -> dict[str, Any]:
+    aud = next(c for c in evidence.conditions if c.group is ConditionGroup.ALCOHOL_USE_DISORDER)
+    points = "\n".join(f"- {md(p.label)}: {md(p.text)}" for p in aud.points if p.label)
+    detail = f"{md(aud.headline)}\n\n{points}"
+    return build.card(
+        "info",
+        "Alcohol use disorder on the chart: LDN evidence in AUD is sparse; the AUD dose is 50 mg.",
+        detail,
+        links=[build.app_link("Open the LDN evidence summary", {"topic": aud.key})],
+    )
+
+
+def _liver_card(evidence: EvidenceKnowledge, build: _Builder) -> dict[str, Any]:
+    point = next(
+        p
+        for section in evidence.sections
+        if ConditionGroup.LIVER_DISEASE in section.related_groups
+        for p in section.points
+        if p.label == "Liver"
+    )
+    return build.card(
+        "info",
+        "Liver disease on the chart: lower liver risk at low dose is an inference, not a finding.",
+        md(point.text),
+        links=[build.app_link("Open the LDN evidence summary", {"topic": "liver"})],
+    )
+
+
+def render_cards(
+    assessments: Sequence[Assessment],
+    data: CheckedData,
+    evidence: EvidenceKnowledge,
+    links: CardLinks,
+) -> list[dict[str, Any]]:
+    """Return the cards for the assessed naltrexone orders (none when nothing was ordered)."""
+    build = _Builder(links)
+    cards = [_opioid_card(a, a.order, data, build) for a in assessments if a.order is not None]
+    if not cards:
+        return []
+    if ConditionGroup.ALCOHOL_USE_DISORDER in data.condition_groups:
+        cards.append(_aud_card(evidence, build))
+    if ConditionGroup.LIVER_DISEASE in data.condition_groups:
+        cards.append(_liver_card(evidence, build))
+    return cards

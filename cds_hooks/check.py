@@ -1,0 +1,111 @@
+"""One hook call, end to end: naltrexone drafted? -> data -> records -> assessment -> cards.
+
+Nothing is fetched when no naltrexone is among the orders in focus (an amoxicillin order must
+not wait on, or fail for, the patient's medication history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Any
+
+from cds_hooks.cards import CardLinks, CheckedData, render_cards
+from cds_hooks.config import CdsSettings
+from cds_hooks.discovery import ServiceDefinition
+from cds_hooks.prefetch import MEDICATION_KEYS, ResolvedData, resolve_data
+from cds_hooks.request import HookRequest
+from clinical.assessment import assess_naltrexone_order
+from clinical.conditions import ConditionKnowledge, classify_conditions
+from clinical.evidence import EvidenceKnowledge
+from clinical.naltrexone import recognise_naltrexone
+from clinical.opioids import OpioidKnowledge
+from clinical.records import MedicationRecord
+from fhir_profiles.mapping import read_bundle, read_conditions, read_medication_records
+
+# Draft entries that can carry a medication: requests, and what their references resolve to.
+_MEDICATION_DRAFT_TYPES = frozenset({"MedicationRequest", "Medication", "Substance"})
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """The clinical knowledge the check reads (loaded once per process)."""
+
+    opioids: OpioidKnowledge
+    conditions: ConditionKnowledge
+    evidence: EvidenceKnowledge
+
+
+@cache
+def knowledge() -> Knowledge:
+    """Return the packaged clinical knowledge."""
+    return Knowledge(OpioidKnowledge.load(), ConditionKnowledge.load(), EvidenceKnowledge.load())
+
+
+def draft_medications(hook: HookRequest) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
+    """Read the medication orders of draftOrders; return them and what could not be read."""
+    entries = hook.draft_orders.get("entry", [])
+    bundle = {
+        **hook.draft_orders,
+        "entry": [e for e in entries if e["resource"]["resourceType"] in _MEDICATION_DRAFT_TYPES],
+    }
+    result = read_bundle(bundle)
+    return result.records, tuple(f"draft order {problem}" for problem in result.problems)
+
+
+def _chart(resolved: ResolvedData) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
+    resources = [r for key in MEDICATION_KEYS for r in resolved.sources[key].resources]
+    result = read_medication_records(resources)
+    return result.records, tuple(str(problem) for problem in result.problems)
+
+
+def _links(
+    hook: HookRequest, service: ServiceDefinition, settings: CdsSettings, base: str
+) -> CardLinks:
+    return CardLinks(
+        source_url=settings.source_url or base,
+        launch_url=settings.smart_launch_url or f"{base}/launch",
+        service_id=service.id,
+        hook_instance=hook.hook_instance,
+    )
+
+
+def run_check(
+    hook: HookRequest, service: ServiceDefinition, settings: CdsSettings, *, today: date, base: str
+) -> list[dict[str, Any]]:
+    """Answer one hook call with its cards; ``base`` is the service's public base URL."""
+    known = knowledge()
+    drafts, draft_problems = draft_medications(hook)
+    orders = [
+        order
+        for record in drafts
+        if hook.is_selected(record.reference)
+        and (order := recognise_naltrexone(record, known.opioids)) is not None
+    ]
+    if not orders:
+        return []
+    resolved = resolve_data(hook, service, settings)
+    records, chart_problems = _chart(resolved)
+    # Only the medication sources bear on the opioid decision; a Condition failure is shown
+    # on the card but cannot make the decision uncertain.
+    failures = tuple(
+        f"{s.resource_type}: {s.failure}"
+        for key in MEDICATION_KEYS
+        if (s := resolved.sources[key]).failure
+    )
+    unchecked = (*failures, *chart_problems, *draft_problems)
+    ordered = {order.reference for order in orders}
+    others = [record for record in drafts if record.reference not in ordered]
+    assessments = [
+        assess_naltrexone_order(
+            order, records, known.opioids, today, unchecked=unchecked, drafts=others
+        )
+        for order in orders
+    ]
+    conditions = read_conditions(resolved.sources["conditions"].resources)
+    data = CheckedData(
+        sources=tuple(resolved.sources.values()),
+        condition_groups=classify_conditions(conditions.records, known.conditions),
+    )
+    return render_cards(assessments, data, known.evidence, _links(hook, service, settings, base))

@@ -1,0 +1,32 @@
+"""Put text from FHIR resources safely into card Markdown and summaries.
+
+Drug names and ids come from the EHR's data: a ``*``, ``|``, ``[`` or ``<`` in them must show as
+itself, never become emphasis, a table cell, a link or HTML in the EHR's card renderer.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Characters with an inline meaning in GitHub Flavored Markdown (emphasis, code, links, images,
+# HTML, entities, tables, strikethrough); GFM lets a backslash escape any of them.
+_INLINE = re.compile(r"([\\`*_{}\[\]()<>#|~!&])")
+# A list marker or heading at the start of the text would open a block.
+_BLOCK_START = re.compile(r"^(\d+)([.)])|^([-+=])")
+_SPACE = re.compile(r"\s+")
+
+SUMMARY_LIMIT = 139  # CDS Hooks: summary "<140 characters"
+
+
+def md(text: object) -> str:
+    """Escape ``text`` for GFM inline use: markup characters escaped, line breaks folded."""
+    escaped = _INLINE.sub(r"\\\1", _SPACE.sub(" ", str(text)).strip())
+    return _BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", escaped)
+
+
+def summary(text: str) -> str:
+    """Return ``text`` on one line and under 140 characters (cut with an ellipsis when longer)."""
+    line = _SPACE.sub(" ", text).strip()
+    if len(line) <= SUMMARY_LIMIT:
+        return line
+    return line[: SUMMARY_LIMIT - 1].rstrip() + "…"
