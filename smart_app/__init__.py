@@ -1,0 +1,20 @@
+"""The SMART on FHIR app: launch from the EHR, review, plan and save to the chart."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from smart_app.registrations import load_registrations
+from smart_app.routes import bp
+from smart_app.session import init_sessions
+
+
+def init_app(app: Flask) -> None:
+    """Configure the SMART app's defaults, sessions and issuers, and mount its blueprint."""
+    app.config.setdefault("SMART_ISSUERS", {})
+    app.config.setdefault("SMART_DEFAULT_ISS", None)
+    app.config.setdefault("SMART_REDIRECT_URI", None)
+    app.config.setdefault("SMART_HTTP_TIMEOUT", 10.0)
+    app.extensions["smart_app"] = load_registrations(app.config["SMART_ISSUERS"])
+    init_sessions(app)
+    app.register_blueprint(bp)

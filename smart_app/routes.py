@@ -1,0 +1,78 @@
+"""The SMART app's launch endpoints: ``/launch`` (EHR or standalone) and ``/callback``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from smart_app import launch as smart
+from smart_app.errors import LaunchError
+from smart_app.registrations import ClientRegistration, registration_for
+from smart_app.session import remember_pending, start_launch, take_pending
+
+bp = Blueprint("smart_app", __name__)
+log = logging.getLogger("ldn.smart_app")
+
+
+@bp.get("/launch")
+def launch() -> BaseResponse:
+    """Start a launch: EHR launch (``iss`` and ``launch``) or standalone (``iss`` or default)."""
+    launch_value = request.args.get("launch") or None
+    iss = request.args.get("iss")
+    if not iss and launch_value is None:
+        iss = current_app.config["SMART_DEFAULT_ISS"]
+    registration = registration_for(registrations(), iss)
+    config = smart.discover(registration.iss, registrations(), timeout=_timeout())
+    authorize_url, pending = smart.begin(
+        config, registration, redirect_uri=_redirect_uri(), launch=launch_value
+    )
+    remember_pending(pending)
+    log.info("launch started", extra={"event": "smart_launch_started"})
+    return redirect(authorize_url)
+
+
+@bp.get("/callback")
+def callback() -> BaseResponse:
+    """Finish a launch: check the answer, exchange the code, then open the review page."""
+    pending = take_pending(request.args.get("state"))
+    ctx = smart.complete(pending, request.args, registrations(), timeout=_timeout())
+    launch_id = start_launch(ctx)
+    log.info("launch completed", extra={"event": "smart_launch_completed"})
+    return redirect(url_for("smart_app.review", launch_id=launch_id))
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Keep launch pages out of caches, and the callback's code out of Referer headers."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.errorhandler(LaunchError)
+def launch_error(error: LaunchError) -> tuple[str, int]:
+    """Render a launch failure as a page that says what happened and what to do next."""
+    log.warning(
+        "launch failed: %s",
+        type(error).__name__,
+        extra={"event": "smart_launch_failed", "status": error.status},
+    )
+    return render_template("smart_app/error.html", error=error), error.status
+
+
+def registrations() -> Mapping[str, ClientRegistration]:
+    """Return the allowlisted issuers and their client registrations."""
+    registered: Mapping[str, ClientRegistration] = current_app.extensions["smart_app"]
+    return registered
+
+
+def _redirect_uri() -> str:
+    configured: str | None = current_app.config["SMART_REDIRECT_URI"]
+    return configured or url_for("smart_app.callback", _external=True)
+
+
+def _timeout() -> float:
+    return float(current_app.config["SMART_HTTP_TIMEOUT"])

@@ -1,0 +1,145 @@
+"""Server-side sessions for the SMART app: tokens stay on the server, the browser holds an id.
+
+Flask-Session 0.8 stores the session in a cachelib ``FileSystemCache`` under the instance folder
+(one machine, any number of workers) or in Redis when ``SESSION_REDIS_URL`` is set (several
+machines). The app runs in an EHR iframe on another site, where browsers block third-party
+cookies; only a ``SameSite=None; Secure; Partitioned`` cookie (CHIPS) survives there.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cachelib.file import FileSystemCache
+from flask import Flask, Response, current_app, session
+from flask.sessions import SessionInterface
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
+from flask_session.cachelib import CacheLibSessionInterface
+
+from smart_app.errors import LaunchExpired
+from smart_app.launch import LaunchContext, PendingLaunch
+
+PENDING_KEY = "smart_pending"
+LAUNCHES_KEY = "smart_launches"
+# Enough for a few tabs started in parallel; older entries are dropped first.
+MAX_PENDING = 5
+MAX_LAUNCHES = 5
+
+
+class PartitionedCookie:
+    """Mix into a Flask-Session interface: add ``Partitioned`` to the session cookie.
+
+    Flask 3.1 supports ``SESSION_COOKIE_PARTITIONED`` but Flask-Session 0.8's ``save_session``
+    does not pass it on, and ``after_request`` handlers run before the session is saved, so the
+    attribute is added here, right after Flask-Session wrote the cookie (set or delete).
+    """
+
+    def save_session(self, app: Flask, session: ServerSideSession, response: Response) -> None:
+        super().save_session(app, session, response)  # type: ignore[misc]
+        interface: SessionInterface = self  # type: ignore[assignment]
+        if not interface.get_cookie_partitioned(app):
+            return
+        prefix = f"{interface.get_cookie_name(app)}="
+        cookies = response.headers.getlist("Set-Cookie")
+        response.headers.remove("Set-Cookie")
+        for cookie in cookies:
+            if cookie.startswith(prefix):
+                cookie = _with_attributes(cookie)
+            response.headers.add("Set-Cookie", cookie)
+
+
+class PartitionedCacheLibSessions(PartitionedCookie, CacheLibSessionInterface):
+    """Sessions in a cachelib store, with a partitioned cookie."""
+
+
+def init_sessions(app: Flask) -> None:
+    """Install server-side sessions and the cookie attributes an embedded app needs."""
+    app.config.setdefault("SESSION_DIR", None)
+    app.config.setdefault("SESSION_REDIS_URL", None)
+    app.config.setdefault("SESSION_HOURS", 12)
+    # Not defaults but requirements: without them the session is lost inside the EHR's iframe.
+    app.config.update(
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="None",
+        SESSION_COOKIE_PARTITIONED=True,
+    )
+    if app.config["SESSION_COOKIE_NAME"] == "session":
+        # Cookies ignore ports: a distinct name keeps a sandbox EHR on the same host apart.
+        app.config["SESSION_COOKIE_NAME"] = "ldn_session"
+    app.permanent_session_lifetime = timedelta(hours=float(app.config["SESSION_HOURS"]))
+    if app.config["SESSION_REDIS_URL"]:
+        from smart_app.session_redis import redis_sessions  # the redis client is optional
+
+        app.session_interface = redis_sessions(app, app.config["SESSION_REDIS_URL"])
+        return
+    directory = app.config["SESSION_DIR"] or str(Path(app.instance_path) / "sessions")
+    app.session_interface = PartitionedCacheLibSessions(
+        client=FileSystemCache(directory, threshold=10_000, mode=0o600),
+        key_prefix="ldn:",
+    )
+
+
+def remember_pending(pending: PendingLaunch) -> None:
+    """Keep a launch begun in this browser until its callback comes back."""
+    pending_launches = _bounded(session.get(PENDING_KEY, {}), MAX_PENDING - 1)
+    pending_launches[pending.state] = pending.to_dict()
+    session[PENDING_KEY] = pending_launches
+
+
+def take_pending(state: str | None) -> PendingLaunch | None:
+    """Remove and return the launch this browser began under ``state``: each works once."""
+    pending_launches = dict(session.get(PENDING_KEY, {}))
+    data = pending_launches.pop(state, None) if state else None
+    session[PENDING_KEY] = pending_launches
+    return PendingLaunch.from_dict(data) if data else None
+
+
+def start_launch(ctx: LaunchContext) -> str:
+    """Give the browser a new session id (login) and keep the launch; return its id."""
+    _interface().regenerate(session)
+    launch_id = secrets.token_urlsafe(16)
+    launches = _bounded(session.get(LAUNCHES_KEY, {}), MAX_LAUNCHES - 1)
+    launches[launch_id] = ctx.to_dict()
+    session[LAUNCHES_KEY] = launches
+    return launch_id
+
+
+def load_launch(launch_id: str | None) -> LaunchContext:
+    """Return the launch this browser completed under ``launch_id``, or raise LaunchExpired."""
+    data = session.get(LAUNCHES_KEY, {}).get(launch_id) if launch_id else None
+    if data is None:
+        raise LaunchExpired("This browser has no open session with the EHR for this page.")
+    return LaunchContext.from_dict(data)
+
+
+def save_launch(launch_id: str, ctx: LaunchContext) -> None:
+    """Replace a launch kept in this session (after its token was refreshed)."""
+    launches = dict(session.get(LAUNCHES_KEY, {}))
+    launches[launch_id] = ctx.to_dict()
+    session[LAUNCHES_KEY] = launches
+
+
+def _interface() -> ServerSideSessionInterface:
+    interface = current_app.session_interface
+    if not isinstance(interface, ServerSideSessionInterface):
+        raise RuntimeError("init_sessions(app) was not called")
+    return interface
+
+
+def _bounded(entries: dict[str, Any], keep: int) -> dict[str, Any]:
+    """Return a copy holding only the newest ``keep`` entries (dicts keep insertion order)."""
+    return dict(list(entries.items())[-keep:]) if keep > 0 else {}
+
+
+def _with_attributes(cookie: str) -> str:
+    # A Partitioned cookie must also be Secure; Flask-Session's delete omits both.
+    attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
+    if "secure" not in attributes:
+        cookie += "; Secure"
+    if "partitioned" not in attributes:
+        cookie += "; Partitioned"
+    return cookie
