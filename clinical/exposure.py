@@ -133,8 +133,8 @@ def assess_exposures(
 
 def _unidentified(record: MedicationRecord) -> str | None:
     """Say why a record that matched no opioid could not be checked, or None if it was."""
-    if record.problems:
-        return "; ".join(record.problems)
+    if record.medication_problems:
+        return "; ".join(record.medication_problems)
     medication = record.medication
     if any(True for concept in medication.concepts() for _ in concept.words()):
         return None

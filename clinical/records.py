@@ -104,8 +104,11 @@ class MedicationRecord:
     * ``asserted``: MedicationStatement ``dateAsserted``; MedicationRequest ``authoredOn``.
     * ``supply_days``: MedicationRequest expected supply in days, repeats included.
 
-    ``problems`` lists what the mapping could not read (for example an unresolved
-    ``medicationReference``); the rules treat such a record as data that could not be checked.
+    ``problems`` lists everything the mapping could not read; ``medication_problems`` is the part
+    of it about *what* the medication is (for example an unresolved ``medicationReference``).
+    The rules treat a record with medication problems that names no opioid as data that could
+    not be checked; a malformed date or dose on a record that names a non-opioid does not hide
+    an opioid, so it does not make the record unchecked.
     """
 
     source: Source
@@ -119,6 +122,7 @@ class MedicationRecord:
     asserted: date | None = None
     supply_days: int | None = None
     problems: tuple[str, ...] = ()
+    medication_problems: tuple[str, ...] = ()
 
     @property
     def reference(self) -> str:

@@ -85,11 +85,18 @@ class Fields:
         return None
 
     def objects(self, parent: JsonObject, key: str, path: str) -> list[tuple[str, JsonObject]]:
-        """Return ``(path, object)`` for each object in a repeating element, noting the rest."""
+        """Return ``(path, object)`` for each object in a repeating element, noting the rest.
+
+        A lone object where an array belongs is read as a one-item array: senders do this (the
+        CDS Hooks specification's own order-sign example does it with ``doseAndRate``), and the
+        content is unambiguous, so refusing it would only turn readable data into "unchecked".
+        """
         value = parent.get(key)
         if value is None:
             return []
         prefix = join(path, key)
+        if isinstance(value, dict):
+            return [(prefix, value)]
         if not isinstance(value, list):
             self.problems.append(f"{prefix} is not an array")
             return []

@@ -18,18 +18,19 @@ from fhir_profiles.mapping.result import MappingResult
 from fhir_profiles.mapping.supply import read_supply_days
 
 RecordRead = tuple[MedicationRecord | None, list[str]]
+MedicationRead = tuple[Medication | None, tuple[str, ...]]
 
 
 def _read_medication(
     fields: Fields, resource: JsonObject, references: References
-) -> Medication | None:
-    """Read medication[x]; note it when what is there names no medication at all."""
+) -> MedicationRead:
+    """Read medication[x] and the problems met on the way (what the medication is)."""
     noted = len(fields.problems)
     medication = read_medication(fields, resource, references)
     if medication is not None and len(fields.problems) == noted and not _names(medication):
         # An empty concept would otherwise pass the rules as a medication that matched nothing.
         fields.note("medication[x] has no code, display or text")
-    return medication
+    return medication, tuple(fields.problems[noted:])
 
 
 def _names(medication: Medication) -> bool:
@@ -50,7 +51,7 @@ def read_statement(resource: JsonObject, references: References) -> RecordRead:
     fields = Fields()
     ident = fields.string(resource, "id", "")
     status = fields.string(resource, "status", "")
-    medication = _read_medication(fields, resource, references)
+    medication, medication_problems = _read_medication(fields, resource, references)
     if medication is None:
         return _no_medication(fields)
     doses, texts = read_dosages(fields, resource, "dosage")
@@ -73,6 +74,7 @@ def read_statement(resource: JsonObject, references: References) -> RecordRead:
         ended=ended,
         asserted=asserted,
         problems=tuple(fields.problems),
+        medication_problems=medication_problems,
     ), []
 
 
@@ -81,7 +83,7 @@ def read_request(resource: JsonObject, references: References) -> RecordRead:
     fields = Fields()
     ident = fields.string(resource, "id", "")
     status = fields.string(resource, "status", "")
-    medication = _read_medication(fields, resource, references)
+    medication, medication_problems = _read_medication(fields, resource, references)
     if medication is None:
         return _no_medication(fields)
     doses, texts = read_dosages(fields, resource, "dosageInstruction")
@@ -108,6 +110,7 @@ def read_request(resource: JsonObject, references: References) -> RecordRead:
         asserted=authored_last,
         supply_days=supply_days,
         problems=tuple(fields.problems),
+        medication_problems=medication_problems,
     ), []
 
 

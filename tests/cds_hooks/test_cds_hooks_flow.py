@@ -135,13 +135,12 @@ def test_spec_order_sign_example_with_recent_opioid_says_when_to_start(
     assert card["indicator"] == "critical"
     assert ended.isoformat() in card["detail"]
     assert f"Earliest naltrexone start: **{earliest}**" in card["detail"]
-    # The spec example's amoxicillin sends doseAndRate as an object, which the mapping cannot
-    # read: that draft is named as not checked, and the date becomes a lower bound.
+    # The spec example's amoxicillin sends doseAndRate as an object; it is read all the same, so
+    # nothing is left unchecked and the date is a firm one.
     assert card["summary"] == (
-        "Hold low-dose naltrexone 1.5 mg: recent tramadol inside its washout; "
-        f"not before {earliest}."
+        f"Hold low-dose naltrexone 1.5 mg until {earliest}: recent tramadol inside its washout."
     )
-    assert "- MedicationRequest/smart-MedicationRequest-103: dosageInstruction" in card["detail"]
+    assert "not checked" not in card["detail"].lower()
 
 
 def test_recent_opioid_with_everything_checked_says_until_when(

@@ -50,6 +50,7 @@ def record(
     doses: tuple[Quantity, ...] = (),
     dosage_text: tuple[str, ...] = (),
     problems: tuple[str, ...] = (),
+    medication_problems: tuple[str, ...] = (),
 ) -> MedicationRecord:
     """Return a medication record with only the fields a test cares about."""
     return MedicationRecord(
@@ -63,7 +64,8 @@ def record(
         ended=ended,
         asserted=asserted,
         supply_days=supply_days,
-        problems=problems,
+        problems=(*problems, *medication_problems),
+        medication_problems=medication_problems,
     )
 
 

@@ -41,7 +41,7 @@ PAST_OXY = record(named("oxycodone 5 mg"), "completed", id="p1", ended=days_ago(
 UNDATED_OXY = record(named("oxycodone 5 mg"), "completed", id="u1")
 METHADONE = record(named("methadone 40 mg"), "stopped", id="m1", ended=days_ago(200))
 SUBLOCADE = record(named("Sublocade 300 mg"), "completed", id="d1", started=days_ago(20))
-UNREADABLE = record(named("?"), "active", id="x1", problems=("Medication/77 not found",))
+UNREADABLE = record(named("?"), "active", id="x1", medication_problems=("Medication/77 not found",))
 
 
 def test_order_is_recognised_as_ldn() -> None:

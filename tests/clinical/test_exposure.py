@@ -216,12 +216,20 @@ def test_unidentified_records_are_reported_unchecked(
     medication: Medication, problems: tuple[str, ...], reason: str
 ) -> None:
     review = assess_exposures(
-        [record(medication, "active", id="m9", problems=problems)], KNOWLEDGE, TODAY
+        [record(medication, "active", id="m9", medication_problems=problems)], KNOWLEDGE, TODAY
     )
     assert review.exposures == ()
     assert len(review.unchecked) == 1
     assert review.unchecked[0].reference == "MedicationStatement/m9"
     assert reason in review.unchecked[0].reason
+
+
+def test_a_malformed_date_on_a_named_non_opioid_leaves_it_checked() -> None:
+    problems = ("effectivePeriod.end is not a valid date",)
+    review = assess_exposures(
+        [record(named("lisinopril 10 mg"), problems=problems)], KNOWLEDGE, TODAY
+    )
+    assert review.unchecked == ()
 
 
 def test_identified_non_opioids_are_checked_and_silent() -> None:

@@ -530,16 +530,20 @@ def test_every_dosage_text_and_patient_instruction_is_kept_in_order() -> None:
     assert record.doses == (Quantity(3, "mg"),)
 
 
+def test_a_lone_object_where_an_array_belongs_is_read() -> None:
+    dosage = {"doseAndRate": {"doseQuantity": {"value": 4.5, "unit": "mg"}}}
+    record = read_one(statement(dosage=[dosage]))
+    assert record.doses == (Quantity(4.5, "mg"),)
+    assert record.problems == ()
+
+
 @pytest.mark.parametrize(
     ("dosage", "problem"),
     [
         ({"doseAndRate": [{"doseQuantity": {"value": "4.5", "unit": "mg"}}]}, "is not a number"),
         ({"doseAndRate": [{"doseQuantity": {"unit": "mg"}}]}, "doseQuantity has no value"),
         ({"doseAndRate": [{"doseQuantity": {"value": True, "unit": "mg"}}]}, "is not a number"),
-        (
-            {"doseAndRate": {"doseQuantity": {"value": 4.5}}},
-            "dosage[0].doseAndRate is not an array",
-        ),
+        ({"doseAndRate": "4.5 mg"}, "dosage[0].doseAndRate is not an array"),
         ({"text": 45}, "dosage[0].text is not a string"),
     ],
 )
