@@ -52,16 +52,17 @@ CDC_COPYRIGHT = "CDC opioid value set content © CDC 2016+, published under CC0 
 # withdrawal risk, so they do not block naltrexone.
 NOT_WITHDRAWAL_RISK = {"loperamide", "diphenoxylate"}
 
-CONDITIONS = {
+# Condition group (clinical/data/conditions.json) -> ValueSet id and title.
+CONDITION_VALUESETS = {
     "fibromyalgia": ("condition-fibromyalgia", "Fibromyalgia"),
-    "Crohn's disease": ("condition-crohns-disease", "Crohn's disease"),
-    "multiple sclerosis": ("condition-multiple-sclerosis", "Multiple sclerosis"),
-    "chronic pain": ("condition-chronic-pain", "Chronic pain"),
-    "alcohol use disorder": ("condition-alcohol-use-disorder", "Alcohol use disorder"),
-    "opioid use disorder": ("condition-opioid-use-disorder", "Opioid use disorder"),
-    "liver disease (hepatic caution)": ("condition-liver-disease", "Liver disease"),
-    "cancer (broad)": ("condition-cancer", "Cancer"),
-    "obesity / weight loss": ("condition-obesity", "Obesity"),
+    "crohns": ("condition-crohns-disease", "Crohn's disease"),
+    "multiple_sclerosis": ("condition-multiple-sclerosis", "Multiple sclerosis"),
+    "chronic_pain": ("condition-chronic-pain", "Chronic pain"),
+    "alcohol_use_disorder": ("condition-alcohol-use-disorder", "Alcohol use disorder"),
+    "opioid_use_disorder": ("condition-opioid-use-disorder", "Opioid use disorder"),
+    "liver_disease": ("condition-liver-disease", "Liver disease"),
+    "cancer": ("condition-cancer", "Cancer"),
+    "obesity": ("condition-obesity", "Obesity"),
 }
 
 
@@ -292,41 +293,61 @@ def naloxone_only_products() -> dict[str, Any]:
 
 
 def condition_sets() -> list[dict[str, Any]]:
-    """Return one ValueSet of SNOMED CT and ICD-10-CM codes per LDN-relevant condition."""
-    data = read_json("conditions/ldn-conditions.json")
+    """Return one ValueSet per condition group, from the rules' ``clinical/data/conditions.json``.
+
+    The ValueSets publish exactly what the classifier matches: its SNOMED CT and ICD-10-CM codes,
+    and each ICD-10-CM category it matches by prefix as an ``is-a`` filter (the category code
+    itself stands in the expansion).
+    """
+    data = json.loads((REPO / "clinical" / "data" / "conditions.json").read_text("utf-8"))
+    sources = {source["id"]: source for source in data["sources"]}
     built = []
-    for entry in data["conditions"]:
-        vs_id, title = CONDITIONS[entry["condition"]]
-        codes = [Code(c["system"], c["code"], c["display"]) for c in entry["snomed"]]
-        codes += [Code(c["system"], c["code"], c["display"]) for c in entry["icd10cm"]]
-        sources = [
-            Source(f"LDN condition codes: {entry['condition']}", "conditions/ldn-conditions.json")
-        ]
-        extra = ""
-        if vs_id == "condition-cancer":
-            cancer, source = cdc_extract("conditions/cdc/cdc-malignant-cancer-conditions.json")
-            codes += cancer
-            sources.append(source)
-            extra = CDC_COPYRIGHT
-        prefixes = entry.get("icd10cmMatchPrefixes") or [entry.get("icd10cmMatchPrefix")]
-        prefix_note = ", ".join(p for p in prefixes if p)
+    for group in data["groups"]:
+        vs_id, title = CONDITION_VALUESETS[group["key"]]
+        codes = [Code(SNOMED, c["code"], c["display"]) for c in group["snomed"]]
+        codes += [Code(ICD10CM, c["code"], c["display"]) for c in group["icd10cm"]["codes"]]
+        prefixes = [Code(ICD10CM, p["prefix"], p["display"]) for p in group["icd10cm"]["prefixes"]]
+        used = sorted(
+            {
+                source
+                for entry in (*group["snomed"], *group["icd10cm"]["codes"])
+                for source in entry["sources"]
+            }
+        )
+        cited = [_condition_source(sources[key]) for key in used]
+        cited.append(Source("Rules' condition data", "clinical/data/conditions.json"))
         match = (
-            f" ICD-10-CM codes under {prefix_note} also count (match by prefix)."
-            if prefix_note
+            " ICD-10-CM codes under "
+            + ", ".join(p.code for p in prefixes)
+            + " also count (is-a filter; the classifier matches by prefix)."
+            if prefixes
             else ""
         )
-        built.append(
-            value_set(
-                vs_id,
-                f"{title} (SNOMED CT and ICD-10-CM)",
-                f"Condition codes for {title.lower()}, a condition the LDN evidence summary "
-                f"covers (article evidence: {entry['ldnEvidenceGrade']}).{match}",
-                sources,
-                codes,
-                copyright_extra=extra,
-            )
+        built_set = value_set(
+            vs_id,
+            f"{title} (SNOMED CT and ICD-10-CM)",
+            f"Condition codes for {title.lower()}, as the LDN rules classify them.{match}",
+            cited,
+            [*codes, *prefixes],
         )
+        if prefixes:
+            built_set["compose"]["include"].append(
+                {
+                    "system": ICD10CM,
+                    "filter": [
+                        {"property": "concept", "op": "is-a", "value": p.code} for p in prefixes
+                    ],
+                }
+            )
+        built.append(built_set)
     return built
+
+
+def _condition_source(source: dict[str, Any]) -> Source:
+    """Return a condition code source as cited: repository and commit, or the ICD-10-CM release."""
+    if "provenance" in source:
+        return Source(source["title"], provenance_text(source["provenance"]))
+    return Source(source["title"], f"{source['file']} ({source['icd10cmSource']})")
 
 
 def codesystem_sets() -> list[dict[str, Any]]:

@@ -117,12 +117,19 @@ def test_naltrexone_products_are_naltrexone_only() -> None:
         ("fibromyalgia", "203082005", "M79.7"),
         ("multiple-sclerosis", "24700007", "G35.A"),
         ("alcohol-use-disorder", "66590003", "F10.20"),
-        ("cancer", "363346000", "C50.911"),
+        ("cancer", "363346000", "C50"),
     ],
 )
 def test_condition_sets_carry_snomed_and_icd10cm(condition: str, snomed: str, icd10cm: str) -> None:
     codes = _codes(f"condition-{condition}")
     assert {snomed, icd10cm} <= codes
+
+
+def test_categories_matched_by_prefix_are_is_a_filters() -> None:
+    value_set = load_artefact(canonical("ValueSet", "condition-cancer"))
+    filters = [f for block in value_set["compose"]["include"] for f in block.get("filter", [])]
+    assert {"property": "concept", "op": "is-a", "value": "C50"} in filters
+    assert not [f for f in filters if f["value"].startswith("D3") or f["value"].startswith("D4")]
 
 
 @pytest.mark.parametrize(
