@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+# The blueprint of routes.py, with the pages of pages.py added to it.
+from smart_app.pages import bp
 from smart_app.registrations import load_registrations
-from smart_app.routes import bp
+from smart_app.security import configure_security
 from smart_app.session import init_sessions
 
 
@@ -17,4 +19,5 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SMART_HTTP_TIMEOUT", 10.0)
     app.extensions["smart_app"] = load_registrations(app.config["SMART_ISSUERS"])
     init_sessions(app)
+    configure_security(app)
     app.register_blueprint(bp)

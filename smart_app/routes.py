@@ -13,7 +13,7 @@ from smart_app.errors import LaunchError
 from smart_app.registrations import ClientRegistration, registration_for
 from smart_app.session import remember_pending, start_launch, take_pending
 
-bp = Blueprint("smart_app", __name__)
+bp = Blueprint("smart_app", __name__, static_folder="static", static_url_path="/app-static")
 log = logging.getLogger("ldn.smart_app")
 
 

@@ -1,0 +1,271 @@
+"""The app's pages after launch: review, plan, save, saved plans, evidence, patient handout.
+
+Each view is thin: open the launch (token renewed if needed), read the chart through the FHIR
+client, call the pure pieces (review, plan, chart, save), render. Every page names its launch in
+``launch_id``, so two tabs on two patients never mix. Failures render ``error.html``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from clinical.conditions import classify_conditions
+from clinical.evidence import select_evidence
+from clinical.titration import format_mg
+from fhir_client import FhirError
+from fhir_profiles.evidence_render import summary_view
+from smart_app.chart import dose_chart
+from smart_app.fhir_access import fhir_client, open_launch
+from smart_app.launch import LaunchContext
+from smart_app.page_errors import BadPlanLink, ChartUnreadable, PageError, PlanNotFound
+from smart_app.plan import (
+    PlanCheck,
+    check_plan,
+    days_to_show,
+    form_from,
+    is_plan_id,
+    new_form,
+    target_options,
+)
+from smart_app.review import (
+    Review,
+    build_review,
+    knowledge,
+    patient_of,
+    read_banner,
+    read_chart,
+    read_chart_conditions,
+)
+from smart_app.routes import bp
+from smart_app.save import SaveFailed, save_blockers, save_plan
+from smart_app.saved_plans import SavedPlan, find_saved_plan, find_saved_plans
+from smart_app.security import protect
+
+log = logging.getLogger("ldn.smart_app")
+protect(bp)
+bp.add_app_template_filter(format_mg, "mg")
+
+
+def today() -> date:
+    """Return the day the pages reason about (the server's local date)."""
+    return date.today()
+
+
+@bp.get("/review")
+def review() -> str:
+    """Show the opioid review: each opioid found and the naltrexone decision (the landing page)."""
+    launch_id, ctx, result = _review()
+    return render_template(
+        "smart_app/review.html", page="review", **_chart_page(launch_id, ctx, result)
+    )
+
+
+@bp.get("/plan")
+def plan() -> str:
+    """Show the titration plan editor with the protocol's defaults and the earliest safe start."""
+    launch_id, ctx, result = _review()
+    form = new_form(result.assessment, knowledge().titration, today())
+    check = check_plan(form, result.assessment, knowledge().titration, today())
+    # A first view shows no errors: the clinician has not entered anything yet.
+    return _plan_page(launch_id, ctx, result, check, show_errors=False)
+
+
+@bp.post("/plan")
+def update_plan() -> tuple[str, int]:
+    """Redraw the plan with the values entered; errors are shown beside their fields."""
+    launch_id, ctx, result = _review()
+    check = _checked(result)
+    return _plan_page(launch_id, ctx, result, check), 422 if check.errors else 200
+
+
+@bp.post("/plan/save")
+def save() -> BaseResponse | tuple[str, int]:
+    """Save the plan and its evidence summary to the chart together, then show what was saved."""
+    if not is_plan_id(request.form.get("plan_id")):
+        raise BadPlanLink("The form carries no valid plan identifier, so it cannot be saved.")
+    launch_id, ctx, result = _review()
+    check = _checked(result)
+    blockers = save_blockers(ctx)
+    if blockers:
+        return _plan_page(launch_id, ctx, result, check), 403
+    if check.choice is None:
+        return _plan_page(launch_id, ctx, result, check), 422
+    try:
+        with fhir_client(ctx) as client:
+            save_plan(client, ctx, check.choice, result, knowledge())
+    except SaveFailed as exc:
+        log.warning("plan not saved", extra={"event": "smart_save_failed"})
+        return _plan_page(launch_id, ctx, result, check, save_error=exc.explanation), 502
+    log.info("plan saved", extra={"event": "smart_plan_saved"})
+    target = url_for("smart_app.saved_plan", launch_id=launch_id, plan_id=check.form.plan_id)
+    return redirect(target, code=303)
+
+
+@bp.get("/plan/saved")
+def saved_plan() -> str:
+    """Show a saved plan as read back from the FHIR server."""
+    launch_id, ctx = _launch()
+    plan_id = request.args.get("plan_id", "")
+    if not is_plan_id(plan_id):
+        raise BadPlanLink("The link does not name a plan.")
+    notes: list[str] = []
+    with fhir_client(ctx) as client:
+        banner = read_banner(client, ctx, notes)
+        try:
+            found = find_saved_plan(client, patient_of(ctx), plan_id)
+        except FhirError as exc:
+            raise ChartUnreadable(f"The saved plan could not be read ({exc.message}).") from exc
+    if found is None:
+        raise PlanNotFound("No saved LDN plan with this identifier is on the patient's chart.")
+    return render_template(
+        "smart_app/saved_plan.html",
+        launch_id=launch_id,
+        ctx=ctx,
+        banner=banner,
+        notes=notes,
+        plan=found,
+        page="saved",
+    )
+
+
+@bp.get("/plans")
+def saved_plans() -> str:
+    """List the LDN plans already saved on the patient's chart."""
+    launch_id, ctx = _launch()
+    failure = None
+    plans: tuple[SavedPlan, ...] = ()
+    notes: list[str] = []
+    with fhir_client(ctx) as client:
+        banner = read_banner(client, ctx, notes)
+        if not ctx.can("CarePlan", "s"):
+            failure = "The EHR did not grant the app access to care plans."
+        else:
+            try:
+                plans = find_saved_plans(client, patient_of(ctx))
+            except FhirError as exc:
+                failure = f"The FHIR server could not answer ({exc.message})."
+    return render_template(
+        "smart_app/saved_plans.html",
+        launch_id=launch_id,
+        ctx=ctx,
+        banner=banner,
+        notes=notes,
+        plans=plans,
+        failure=failure,
+        page="plans",
+    )
+
+
+@bp.get("/evidence")
+def evidence() -> str:
+    """Show the evidence summary, the patient's own conditions first, with grades."""
+    launch_id, ctx = _launch()
+    known = knowledge()
+    notes: list[str] = []
+    with fhir_client(ctx) as client:
+        banner = read_banner(client, ctx, notes)
+        conditions = read_chart_conditions(client, ctx, notes)
+    groups = classify_conditions(conditions or (), known.conditions)
+    view = summary_view(
+        select_evidence(groups, known.evidence),
+        patient_name=banner.name if banner else None,
+        opioids=known.opioids,
+    )
+    return render_template(
+        "smart_app/evidence.html",
+        launch_id=launch_id,
+        ctx=ctx,
+        banner=banner,
+        notes=notes,
+        view=view,
+        page="evidence",
+    )
+
+
+@bp.get("/handout")
+def handout() -> str:
+    """Show a printable, plain-language handout of the plan for the patient."""
+    launch_id, ctx, result = _review()
+    check = check_plan(form_from(request.args), result.assessment, knowledge().titration, today())
+    if check.choice is None:
+        raise BadPlanLink(
+            "The plan in this link is not complete or not valid: " + " ".join(check.errors.values())
+        )
+    schedule = check.choice.schedule
+    return render_template(
+        "smart_app/handout.html",
+        page="handout",
+        schedule=schedule,
+        **_chart_page(launch_id, ctx, result),
+    )
+
+
+@bp.errorhandler(PageError)
+def page_error(error: PageError) -> tuple[str, int]:
+    """Render a page failure as a page that says what happened and what to do next."""
+    log.warning(
+        "page failed: %s",
+        type(error).__name__,
+        extra={"event": "smart_page_failed", "status": error.status},
+    )
+    return render_template("smart_app/error.html", error=error), error.status
+
+
+def _launch() -> tuple[str, LaunchContext]:
+    launch_id = request.args.get("launch_id", "")
+    return launch_id, open_launch(launch_id)
+
+
+def _review() -> tuple[str, LaunchContext, Review]:
+    launch_id, ctx = _launch()
+    with fhir_client(ctx) as client:
+        chart = read_chart(client, ctx)
+    return launch_id, ctx, build_review(chart, today(), knowledge())
+
+
+def _checked(result: Review) -> PlanCheck:
+    return check_plan(form_from(request.form), result.assessment, knowledge().titration, today())
+
+
+def _chart_page(launch_id: str, ctx: LaunchContext, result: Review) -> dict[str, Any]:
+    """Return the template values every page built on the review needs."""
+    return {
+        "launch_id": launch_id,
+        "ctx": ctx,
+        "review": result,
+        "banner": result.chart.banner,
+        "notes": result.chart.notes,
+    }
+
+
+def _plan_page(
+    launch_id: str,
+    ctx: LaunchContext,
+    result: Review,
+    check: PlanCheck,
+    *,
+    show_errors: bool = True,
+    save_error: str | None = None,
+) -> str:
+    schedule = check.schedule
+    days = days_to_show(schedule) if schedule else 0
+    return render_template(
+        "smart_app/plan.html",
+        form=check.form,
+        errors=check.errors if show_errors else {},
+        complete=check.choice is not None,
+        schedule=schedule,
+        chart=dose_chart(schedule, days) if schedule else None,
+        days=list(schedule.days(days)) if schedule else [],
+        protocol=knowledge().titration,
+        targets=target_options(knowledge().titration),
+        blockers=save_blockers(ctx),
+        save_error=save_error,
+        page="plan",
+        **_chart_page(launch_id, ctx, result),
+    )

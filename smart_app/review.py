@@ -1,0 +1,316 @@
+"""Read the patient's chart through FHIR and assemble what the opioid review page shows.
+
+The decision is ``clinical.assessment.assess_naltrexone_order``, the same function the CDS card
+calls, so the app and the card always agree. Reading fails safe (DESIGN.md section 7): a
+medication search that fails is passed to the assessment as data that could not be checked (the
+status becomes "uncertain", never "safe"), and when no medication source at all could be read the
+page is an error, never "no opioids".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Any
+
+from clinical.assessment import Assessment, AssessmentStatus, assess_naltrexone_order
+from clinical.conditions import ConditionGroup, ConditionKnowledge, classify_conditions
+from clinical.evidence import EvidenceKnowledge
+from clinical.exposure import ExposureState, OpioidExposure
+from clinical.opioids import OpioidKnowledge
+from clinical.records import ConditionRecord, MedicationRecord
+from clinical.titration import TitrationProtocol
+from fhir_client import FhirClient, FhirError, FhirUnauthorized
+from fhir_profiles.evidence_render import washout_window
+from fhir_profiles.mapping import (
+    PatientBanner,
+    read_conditions,
+    read_medication_records,
+    read_patient,
+)
+from smart_app.errors import LaunchExpired
+from smart_app.launch import LaunchContext
+from smart_app.page_errors import ChartUnreadable, NoPatient
+
+# The medication sources of the opioid review, each with its referenced Medications included.
+MEDICATION_SOURCES = ("MedicationStatement", "MedicationRequest")
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """The clinical knowledge the pages read (packaged data, loaded once per process)."""
+
+    opioids: OpioidKnowledge
+    conditions: ConditionKnowledge
+    evidence: EvidenceKnowledge
+    titration: TitrationProtocol
+
+
+@cache
+def knowledge() -> Knowledge:
+    """Return the packaged clinical knowledge."""
+    return Knowledge(
+        OpioidKnowledge.load(),
+        ConditionKnowledge.load(),
+        EvidenceKnowledge.load(),
+        TitrationProtocol.load(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """What was read from the patient's chart, and what could not be.
+
+    ``unchecked`` holds medication data that could not be read (it makes the assessment
+    uncertain); ``notes`` holds the rest that could not be read (patient details, conditions).
+    """
+
+    patient_id: str
+    banner: PatientBanner | None
+    medications: tuple[MedicationRecord, ...]
+    conditions: tuple[ConditionRecord, ...]
+    conditions_read: bool
+    unchecked: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def read_chart(client: FhirClient, ctx: LaunchContext) -> Chart:
+    """Read Patient, both medication sources and Conditions for the launch's patient."""
+    notes: list[str] = []
+    banner = read_banner(client, ctx, notes)
+    medications, unchecked = read_medications(client, ctx)
+    conditions = read_chart_conditions(client, ctx, notes)
+    return Chart(
+        patient_id=patient_of(ctx),
+        banner=banner,
+        medications=medications,
+        conditions=conditions or (),
+        conditions_read=conditions is not None,
+        unchecked=unchecked,
+        notes=tuple(notes),
+    )
+
+
+def patient_of(ctx: LaunchContext) -> str:
+    """Return the launch's patient id, or raise NoPatient."""
+    if not ctx.patient:
+        raise NoPatient("The EHR did not say whose chart the app was opened for.")
+    return ctx.patient
+
+
+def read_medications(
+    client: FhirClient, ctx: LaunchContext
+) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
+    """Read both medication sources; return the records and what could not be checked.
+
+    Raises ChartUnreadable when neither source could be read: nothing about opioids is known.
+    """
+    resources: list[Any] = []
+    unchecked: list[str] = []
+    for resource_type in MEDICATION_SOURCES:
+        found, failure = _search(
+            client, ctx, resource_type, {"_include": f"{resource_type}:medication"}
+        )
+        if failure is not None:
+            unchecked.append(f"{resource_type}: {failure}")
+        resources.extend(found)
+    if len(unchecked) == len(MEDICATION_SOURCES):
+        raise ChartUnreadable(
+            "Neither the medication statements nor the medication orders could be read: "
+            + "; ".join(unchecked)
+        )
+    mapped = read_medication_records(resources)
+    return mapped.records, (*unchecked, *(str(problem) for problem in mapped.problems))
+
+
+def read_chart_conditions(
+    client: FhirClient, ctx: LaunchContext, notes: list[str]
+) -> tuple[ConditionRecord, ...] | None:
+    """Read the patient's Conditions; None (and a note) when they could not be read."""
+    found, failure = _search(client, ctx, "Condition", {})
+    if failure is not None:
+        notes.append(f"Conditions: {failure}")
+        return None
+    return read_conditions(found).records
+
+
+def _search(
+    client: FhirClient, ctx: LaunchContext, resource_type: str, extra: Mapping[str, str]
+) -> tuple[list[Any], str | None]:
+    """Search the patient's ``resource_type``; return the resources, or why there are none."""
+    if not ctx.can(resource_type, "s"):
+        return [], "the EHR did not grant the app access to these records"
+    try:
+        return client.search(resource_type, {"patient": patient_of(ctx), **extra}), None
+    except FhirUnauthorized as exc:
+        raise LaunchExpired("The EHR no longer accepts the app's access.") from exc
+    except FhirError as exc:
+        # FhirError messages name the interaction and status only, never ids or the token.
+        return [], f"the FHIR server could not answer ({exc.message})"
+
+
+def read_banner(client: FhirClient, ctx: LaunchContext, notes: list[str]) -> PatientBanner | None:
+    """Read the Patient for the banner; None (and a note) when it could not be read."""
+    if not ctx.can("Patient", "r"):
+        notes.append("Patient details: the EHR did not grant the app access to them")
+        return None
+    try:
+        resource = client.read("Patient", patient_of(ctx))
+    except FhirUnauthorized as exc:
+        raise LaunchExpired("The EHR no longer accepts the app's access.") from exc
+    except FhirError as exc:
+        notes.append(f"Patient details: the FHIR server could not answer ({exc.message})")
+        return None
+    except ValueError:
+        notes.append("Patient details: the EHR's patient id is not a valid FHIR id")
+        return None
+    result = read_patient(resource)
+    if not result.records:
+        notes.append("Patient details: the answer was not a readable Patient")
+        return None
+    return result.records[0]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    """How the review states the decision: a headline, a tone for styling, and an explanation."""
+
+    code: str
+    headline: str
+    tone: str
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpioidRow:
+    """One opioid finding, ready to show."""
+
+    product: str
+    ingredients: str
+    duration_class: str
+    source: str
+    status: str
+    state: str
+    last_exposure: date | None
+    basis: str
+    washout: str
+    earliest_start: date | None
+    specialist_guidance: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """Everything the opioid review page shows for one patient on one day."""
+
+    chart: Chart
+    assessment: Assessment
+    status: StatusView
+    findings: tuple[OpioidRow, ...]
+    past: tuple[OpioidRow, ...]
+    condition_groups: frozenset[ConditionGroup]
+    condition_names: tuple[str, ...]
+
+    @property
+    def needs_acknowledgement(self) -> bool:
+        """Whether planning LDN goes against the review (anything but safe or wait-until)."""
+        return self.assessment.status not in (
+            AssessmentStatus.SAFE_TO_START,
+            AssessmentStatus.WAIT_UNTIL,
+        )
+
+
+def build_review(chart: Chart, today: date, known: Knowledge) -> Review:
+    """Assess the chart's medications and order what the review shows."""
+    assessment = assess_naltrexone_order(
+        None, chart.medications, known.opioids, today, unchecked=chart.unchecked
+    )
+    groups = classify_conditions(chart.conditions, known.conditions)
+    return Review(
+        chart=chart,
+        assessment=assessment,
+        status=status_view(assessment),
+        findings=tuple(opioid_row(e) for e in assessment.findings),
+        past=tuple(opioid_row(e) for e in assessment.past),
+        condition_groups=groups,
+        condition_names=tuple(
+            known.conditions.display(group) for group in ConditionGroup if group in groups
+        ),
+    )
+
+
+def status_view(assessment: Assessment) -> StatusView:
+    """Say the decision in words for the page."""
+    earliest = assessment.earliest_start
+    match assessment.status:
+        case AssessmentStatus.SAFE_TO_START:
+            return StatusView(
+                "safe-to-start",
+                "No opioid found: LDN can start",
+                "ok",
+                "No active or recent opioid in the records checked, and every record was read.",
+            )
+        case AssessmentStatus.WAIT_UNTIL:
+            return StatusView(
+                "wait-until",
+                f"Wait: earliest safe start {earliest}",
+                "wait",
+                "An opioid was taken recently. Starting before its washout ends can cause "
+                "acute opioid withdrawal.",
+            )
+        case AssessmentStatus.SPECIALIST_GUIDANCE:
+            return StatusView(
+                "specialist-guidance",
+                "Specialist guidance needed before starting",
+                "stop",
+                "Methadone or a depot buprenorphine was found: the product cannot compute a "
+                "washout; plan the start date with a specialist.",
+            )
+        case AssessmentStatus.DO_NOT_START:
+            then = (
+                f" If the opioid ends as planned, the earliest start is {earliest}."
+                if earliest and assessment.earliest_start_complete
+                else ""
+            )
+            return StatusView(
+                "do-not-start",
+                "Do not start: an opioid is active",
+                "stop",
+                "Naltrexone at any dose causes acute withdrawal while an opioid is taken." + then,
+            )
+        case _:
+            return StatusView(
+                "uncertain",
+                "Uncertain: not everything could be checked",
+                "stop",
+                "Some medication data could not be read or has no dates. Do not read this as "
+                "'no opioids': check the items below before starting.",
+            )
+
+
+def opioid_row(exposure: OpioidExposure) -> OpioidRow:
+    """Describe one opioid exposure for the review table."""
+    match = exposure.match
+    return OpioidRow(
+        product=match.label,
+        ingredients=match.ingredient_names,
+        duration_class=str(match.duration_class),
+        source=exposure.reference,
+        status=exposure.status or "unknown",
+        state=_STATE_WORDS[exposure.state],
+        last_exposure=exposure.last_exposure,
+        basis=exposure.basis,
+        # A depot keeps releasing drug: whatever its class's window, no number applies.
+        washout="specialist guidance" if match.depot else washout_window(exposure.washout),
+        earliest_start=exposure.earliest_start,
+        specialist_guidance=exposure.specialist_guidance,
+    )
+
+
+_STATE_WORDS = {
+    ExposureState.ACTIVE: "active",
+    ExposureState.RECENT: "recent (inside the washout)",
+    ExposureState.PAST: "past (washout over)",
+    ExposureState.UNKNOWN: "last dose unknown",
+}

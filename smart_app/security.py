@@ -1,0 +1,96 @@
+"""Browser-side protection for the app's pages: security headers and CSRF tokens on POST forms.
+
+The pages run inside an EHR's iframe, so the session cookie is ``SameSite=None``: the browser
+sends it on cross-site POSTs too, and only a token bound to the server-side session tells a form
+the app served from a forged one. The Content-Security-Policy allows no inline script and no
+inline style (styles come from the static CSS file, SVG uses presentation attributes), and
+``frame-ancestors`` names the EHR origins allowed to embed the app (``SMART_FRAME_ANCESTORS``).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+
+from flask import Blueprint, Flask, current_app, request, session
+from werkzeug.wrappers import Response
+
+from smart_app.page_errors import CsrfRejected
+
+CSRF_KEY = "smart_csrf"
+CSRF_FIELD = "csrf_token"
+# CSP source expressions for frame-ancestors: a keyword, or an http(s) origin (a leading
+# "*." wildcard host is allowed). Anything else could smuggle more directives into the header.
+_KEYWORDS = frozenset({"'self'", "'none'"})
+_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?")
+_POLICY = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+)
+
+
+def frame_ancestors(configured: str | Iterable[str] | None) -> str:
+    """Return the ``frame-ancestors`` sources for ``SMART_FRAME_ANCESTORS``; ValueError if bad."""
+    if configured is None:
+        return "'self'"
+    entries = configured.split() if isinstance(configured, str) else list(configured)
+    for entry in entries:
+        if not isinstance(entry, str) or not (
+            entry in _KEYWORDS or _ORIGIN.fullmatch(entry.rstrip("/"))
+        ):
+            raise ValueError(
+                f"SMART_FRAME_ANCESTORS: {entry!r} is not 'self', 'none' or an http(s) origin "
+                "such as https://ehr.example.org"
+            )
+    if not entries:
+        raise ValueError("SMART_FRAME_ANCESTORS is empty: use 'none' to forbid embedding")
+    return " ".join(entry.rstrip("/") for entry in entries)
+
+
+def protect(bp: Blueprint) -> None:
+    """Check CSRF tokens on every POST of ``bp`` and add the security headers to its answers."""
+    bp.before_request(check_csrf)
+    bp.after_request(security_headers)
+    bp.context_processor(lambda: {"csrf_token": csrf_token, "csrf_field": CSRF_FIELD})
+
+
+def configure_security(app: Flask) -> None:
+    """Read ``SMART_FRAME_ANCESTORS`` (a mistake stops the app) and fix the policy header."""
+    app.config.setdefault("SMART_FRAME_ANCESTORS", "'self'")
+    ancestors = frame_ancestors(app.config["SMART_FRAME_ANCESTORS"])
+    app.extensions["smart_app_csp"] = "; ".join((*_POLICY, f"frame-ancestors {ancestors}"))
+
+
+def csrf_token() -> str:
+    """Return this browser session's CSRF token, creating it on first use."""
+    token = session.get(CSRF_KEY)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session[CSRF_KEY] = token
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse a POST whose form does not carry this session's CSRF token."""
+    if request.method != "POST":
+        return
+    expected = session.get(CSRF_KEY)
+    sent = request.form.get(CSRF_FIELD, "")
+    if not isinstance(expected, str) or not secrets.compare_digest(sent, expected):
+        raise CsrfRejected(
+            "The form did not come with this browser's security token, so nothing was done."
+        )
+
+
+def security_headers(response: Response) -> Response:
+    """Add the Content-Security-Policy (with frame-ancestors) and related headers."""
+    response.headers["Content-Security-Policy"] = current_app.extensions["smart_app_csp"]
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response

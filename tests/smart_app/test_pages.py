@@ -1,0 +1,233 @@
+"""The opioid review (the landing page), the banner, the evidence page and the handout."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.smart_app.pages_testkit import (
+    APP,
+    ISS,
+    FakeFhir,
+    condition,
+    days,
+    launch_context,
+    patient,
+    sign_in,
+    statement,
+)
+
+
+@pytest.fixture
+def browser(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def fhir(http) -> FakeFhir:
+    return FakeFhir(http)
+
+
+def review_page(browser: FlaskClient, ctx=None) -> tuple[int, str]:
+    launch_id = sign_in(browser, ctx)
+    response = browser.get(f"{APP}/review", query_string={"launch_id": launch_id})
+    return response.status_code, response.get_data(as_text=True)
+
+
+def status_of(page: str) -> str:
+    marker = 'id="naltrexone-status" class="status status--'
+    start = page.index(marker)
+    data = page.index('data-status="', start) + len('data-status="')
+    return page[data : page.index('"', data)]
+
+
+def test_an_active_opioid_says_do_not_start_and_names_the_drug(browser, fhir) -> None:
+    fhir.chart(statements=(statement("s1", "Oxycodone 5 mg tablet", code="7804"),))
+    status, page = review_page(browser)
+    assert status == 200
+    assert status_of(page) == "do-not-start"
+    assert "Do not start: an opioid is active" in page
+    assert "Oxycodone 5 mg tablet" in page
+    assert "oxycodone" in page
+    assert "short-acting" in page
+    assert 'data-reference="MedicationStatement/s1"' in page
+
+
+def test_a_recent_opioid_says_wait_until_the_washout_ends(browser, fhir) -> None:
+    ended = statement("s2", "Oxycodone", code="7804", status="completed", end=days(-3))
+    fhir.chart(statements=(ended,))
+    _status, page = review_page(browser)
+    assert status_of(page) == "wait-until"
+    # Short-acting: last exposure + 10 days (the upper bound of 7-10).
+    assert f"Wait: earliest safe start {days(7)}" in page
+    assert days(-3) in page
+
+
+def test_methadone_calls_for_specialist_guidance_without_a_date(browser, fhir) -> None:
+    ended = statement("s3", "Methadone 10 mg", code="6813", status="completed", end=days(-5))
+    fhir.chart(statements=(ended,))
+    _status, page = review_page(browser)
+    assert status_of(page) == "specialist-guidance"
+    assert "specialist guidance" in page
+
+
+def test_a_failed_medication_request_search_is_uncertain_never_safe(browser, fhir) -> None:
+    fhir.chart()
+    fhir.fail("MedicationRequest", 500)
+    status, page = review_page(browser)
+    assert status == 200
+    assert status_of(page) == "uncertain"
+    assert "safe-to-start" not in page
+    assert "Could not be checked" in page
+    assert "MedicationRequest: the FHIR server could not answer" in page
+
+
+def test_when_no_medication_source_answers_the_page_is_an_error(browser, fhir) -> None:
+    fhir.chart()
+    fhir.fail("MedicationRequest", 500)
+    fhir.fail("MedicationStatement", 502)
+    status, page = review_page(browser)
+    assert status == 502
+    assert "could not be read" in page
+    assert "No opioid found" not in page
+    assert "Do not take this as &#39;no opioids&#39;" in page
+
+
+def test_without_medication_scopes_nothing_is_called_safe(browser, fhir) -> None:
+    fhir.chart()
+    narrow = launch_context(granted_scopes=("patient/Patient.r", "patient/Condition.rs"))
+    status, page = review_page(browser, narrow)
+    assert status == 502
+    assert "did not grant the app access" in page
+    assert not fhir.calls("GET", "MedicationStatement")
+
+
+def test_a_patient_without_opioids_can_start(browser, fhir) -> None:
+    fhir.chart(statements=(statement("s4", "Ibuprofen 200 mg tablet"),))
+    _status, page = review_page(browser)
+    assert status_of(page) == "safe-to-start"
+    assert "No opioid found: LDN can start" in page
+    assert "1 MedicationStatement record(s)" in page
+
+
+def test_the_review_reads_with_the_launch_token_and_includes_medications(browser, fhir) -> None:
+    fhir.chart()
+    review_page(browser)
+    (search,) = fhir.calls("GET", "MedicationRequest")
+    assert search.headers["Authorization"] == "Bearer the-access-token"
+    assert "patient=pat-123" in search.url
+    assert "_include=MedicationRequest%3Amedication" in search.url
+
+
+def test_the_banner_shows_who_the_chart_belongs_to(browser, fhir) -> None:
+    fhir.chart()
+    _, page = review_page(browser)
+    assert 'id="patient-banner"' in page
+    assert '<dd id="banner-name">Ada Lovelace</dd>' in page
+    assert '<dd id="banner-birth-date">1975-12-10</dd>' in page
+    assert '<dd id="banner-gender">female</dd>' in page
+    assert '<dd id="banner-id">pat-123</dd>' in page
+
+
+def test_the_banner_is_left_to_the_ehr_when_it_shows_its_own(browser, fhir) -> None:
+    fhir.chart()
+    _, page = review_page(browser, launch_context(need_patient_banner=False))
+    assert 'id="patient-banner"' not in page
+
+
+def test_hostile_fhir_text_is_escaped_everywhere(browser, fhir) -> None:
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    fhir.chart(
+        statements=(statement("s5", f"Oxycodone {hostile}", code="7804"),),
+        who=patient(name=hostile),
+    )
+    _, page = review_page(browser)
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+def test_a_page_without_a_live_launch_says_the_session_ended(browser) -> None:
+    response = browser.get(f"{APP}/review", query_string={"launch_id": "nope"})
+    assert response.status_code == 401
+    assert "Your session with the EHR has ended" in response.get_data(as_text=True)
+
+
+def test_a_launch_without_a_patient_explains_itself(browser) -> None:
+    status, page = review_page(browser, launch_context(patient=None))
+    assert status == 400
+    assert "No patient was selected" in page
+
+
+def test_an_expired_token_is_refreshed_before_reading(browser, fhir, ehr) -> None:
+    fhir.chart()
+    ehr.http.post(
+        ehr.token_url,
+        json={"access_token": "renewed", "token_type": "Bearer", "expires_in": 3600},
+    )
+    review_page(browser, launch_context(expires_at=1))
+    (search,) = fhir.calls("GET", "MedicationStatement")
+    assert search.headers["Authorization"] == "Bearer renewed"
+
+
+def test_the_evidence_summary_puts_the_patients_conditions_first(browser, fhir) -> None:
+    fhir.chart(conditions=(condition("c1", "203082005", "Fibromyalgia"),))
+    launch_id = sign_in(browser)
+    response = browser.get(f"{APP}/evidence", query_string={"launch_id": launch_id})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    first_section = page.index("ldn-evidence__section")
+    assert page.index("Fibromyalgia", first_section) < page.index("Crohn", first_section)
+    assert "On this patient's chart" in page
+    assert "Evidence grade:" in page
+
+
+def test_the_evidence_page_says_when_conditions_could_not_be_read(browser, fhir) -> None:
+    fhir.chart()
+    fhir.fail("Condition", 500)
+    launch_id = sign_in(browser)
+    page = browser.get(f"{APP}/evidence", query_string={"launch_id": launch_id}).get_data(
+        as_text=True
+    )
+    assert "Conditions: the FHIR server could not answer" in page
+
+
+def test_the_handout_shows_the_plan_in_plain_words(browser, fhir) -> None:
+    fhir.chart()
+    launch_id = sign_in(browser)
+    response = browser.get(
+        f"{APP}/handout",
+        query_string={
+            "launch_id": launch_id,
+            "start": days(1),
+            "interval": "14",
+            "target": "3",
+            "plan_id": "0b7a3c1e-5d4f-4a8b-9c2d-1e3f5a7b9c0d",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'<strong id="handout-start">{days(1)}</strong>' in page
+    assert days(15) in page  # the 3 mg step starts after 14 days
+    assert "no opioids" in page
+    assert "print.js" in page
+
+
+def test_a_handout_link_with_a_bad_plan_is_refused_clearly(browser, fhir) -> None:
+    fhir.chart()
+    launch_id = sign_in(browser)
+    response = browser.get(
+        f"{APP}/handout",
+        query_string={"launch_id": launch_id, "start": "soon", "interval": "7", "target": "9"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "This plan link is not valid" in page
+    assert "Choose a target of 1.5, 3 or 4.5 mg." in page
+
+
+def test_the_fhir_server_is_the_launch_issuer(browser, fhir) -> None:
+    fhir.chart()
+    review_page(browser)
+    assert all(call.request.url.startswith(ISS) for call in fhir.http.calls)
