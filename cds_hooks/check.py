@@ -6,9 +6,7 @@ not wait on, or fail for, the patient's medication history).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from typing import Any
 
 from cds_hooks.cards import CardLinks, CheckedData, render_cards
@@ -17,30 +15,14 @@ from cds_hooks.discovery import ServiceDefinition
 from cds_hooks.prefetch import MEDICATION_KEYS, ResolvedData, resolve_data
 from cds_hooks.request import HookRequest
 from clinical.assessment import assess_naltrexone_order
-from clinical.conditions import ConditionKnowledge, classify_conditions
-from clinical.evidence import EvidenceKnowledge
+from clinical.conditions import classify_conditions
+from clinical.knowledge import load_knowledge
 from clinical.naltrexone import recognise_naltrexone
-from clinical.opioids import OpioidKnowledge
 from clinical.records import MedicationRecord
 from fhir_profiles.mapping import read_bundle, read_conditions, read_medication_records
 
 # Draft entries that can carry a medication: requests, and what their references resolve to.
 _MEDICATION_DRAFT_TYPES = frozenset({"MedicationRequest", "Medication", "Substance"})
-
-
-@dataclass(frozen=True, slots=True)
-class Knowledge:
-    """The clinical knowledge the check reads (loaded once per process)."""
-
-    opioids: OpioidKnowledge
-    conditions: ConditionKnowledge
-    evidence: EvidenceKnowledge
-
-
-@cache
-def knowledge() -> Knowledge:
-    """Return the packaged clinical knowledge."""
-    return Knowledge(OpioidKnowledge.load(), ConditionKnowledge.load(), EvidenceKnowledge.load())
 
 
 def draft_medications(hook: HookRequest) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
@@ -75,7 +57,7 @@ def run_check(
     hook: HookRequest, service: ServiceDefinition, settings: CdsSettings, *, today: date, base: str
 ) -> list[dict[str, Any]]:
     """Answer one hook call with its cards; ``base`` is the service's public base URL."""
-    known = knowledge()
+    known = load_knowledge(settings.methadone_washout_days)
     drafts, draft_problems = draft_medications(hook)
     orders = [
         order

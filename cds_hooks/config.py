@@ -84,6 +84,7 @@ class CdsSettings:
     smart_launch_url: str | None
     source_url: str | None
     pseudonym_key: str | None
+    methadone_washout_days: int | None = None
 
     def fhir_server_allowed(self, url: str) -> bool:
         """Say whether ``url`` is one of the allowlisted FHIR base URLs (trailing slash ignored)."""
@@ -186,4 +187,5 @@ def load_settings(config: Mapping[str, Any]) -> CdsSettings:
         smart_launch_url=_optional_url(config, "CDS_SMART_LAUNCH_URL"),
         source_url=_optional_url(config, "CDS_SOURCE_URL"),
         pseudonym_key=pseudonym_key if isinstance(pseudonym_key, str) else None,
+        methadone_washout_days=config.get("METHADONE_WASHOUT_DAYS"),
     )

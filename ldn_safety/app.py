@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any
@@ -10,6 +11,7 @@ from flask import Flask
 
 import smart_app
 from cds_hooks import init_app as init_cds_hooks
+from clinical.knowledge import load_knowledge
 from ldn_safety.logs import configure_logging
 
 
@@ -17,6 +19,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask app: configuration from ``LDN_*`` environment variables, then both faces."""
     app = Flask(
         "ldn_safety",
+        # Where the SQLite store and the session files live unless configured otherwise.
+        instance_path=os.environ.get("LDN_INSTANCE_PATH") or None,
         template_folder=str(files("ldn_safety.templates")),
         static_folder=None,
     )
@@ -24,6 +28,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     configure_logging(app)
+    # Fail at start-up, not on a clinician's first order, when a site setting is malformed.
+    load_knowledge(app.config.get("METHADONE_WASHOUT_DAYS"))
     smart_app.init_app(app)
     init_cds_hooks(app)
 

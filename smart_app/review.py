@@ -12,16 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from typing import Any
 
+from flask import current_app
+
 from clinical.assessment import Assessment, AssessmentStatus, assess_naltrexone_order
-from clinical.conditions import ConditionGroup, ConditionKnowledge, classify_conditions
-from clinical.evidence import EvidenceKnowledge
+from clinical.conditions import ConditionGroup, classify_conditions
 from clinical.exposure import ExposureState, OpioidExposure
-from clinical.opioids import OpioidKnowledge
+from clinical.knowledge import Knowledge, load_knowledge
 from clinical.records import ConditionRecord, MedicationRecord
-from clinical.titration import TitrationProtocol
 from fhir_client import FhirClient, FhirError, FhirUnauthorized
 from fhir_profiles.evidence_render import washout_window
 from fhir_profiles.mapping import (
@@ -38,25 +37,9 @@ from smart_app.page_errors import ChartUnreadable, NoPatient
 MEDICATION_SOURCES = ("MedicationStatement", "MedicationRequest")
 
 
-@dataclass(frozen=True, slots=True)
-class Knowledge:
-    """The clinical knowledge the pages read (packaged data, loaded once per process)."""
-
-    opioids: OpioidKnowledge
-    conditions: ConditionKnowledge
-    evidence: EvidenceKnowledge
-    titration: TitrationProtocol
-
-
-@cache
 def knowledge() -> Knowledge:
-    """Return the packaged clinical knowledge."""
-    return Knowledge(
-        OpioidKnowledge.load(),
-        ConditionKnowledge.load(),
-        EvidenceKnowledge.load(),
-        TitrationProtocol.load(),
-    )
+    """Return the clinical knowledge with this site's settings (the CDS card uses the same)."""
+    return load_knowledge(current_app.config.get("METHADONE_WASHOUT_DAYS"))
 
 
 @dataclass(frozen=True, slots=True)

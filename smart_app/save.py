@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clinical.evidence import select_evidence
+from clinical.knowledge import Knowledge
 from fhir_client import FhirClient, FhirError, FhirUnavailable
 from fhir_profiles.careplan import build_careplan
 from fhir_profiles.documentreference import build_evidence_document
@@ -19,7 +20,7 @@ from fhir_profiles.identifiers import AuthorReference, InvalidResourceInput, car
 from fhir_profiles.save_transaction import build_save_transaction
 from smart_app.launch import LaunchContext
 from smart_app.plan import PlanChoice, requires_acknowledgement
-from smart_app.review import Knowledge, Review
+from smart_app.review import Review
 
 
 class SaveFailed(Exception):

@@ -8,6 +8,8 @@ loopback port; ``sample_today`` fixes the day the samples are dated for, and
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +27,11 @@ class SampleFhirServer:
 
     base_url: str
     patient_ids: Mapping[str, str]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep every app's instance folder (SQLite store, session files) out of the repository."""
+    os.environ["LDN_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="ldn-instance-")
 
 
 @pytest.fixture(scope="session")

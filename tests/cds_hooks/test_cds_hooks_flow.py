@@ -23,6 +23,7 @@ from tests.cds_hooks.support import (
     Signer,
     bearer,
     hook_body,
+    make_app,
     searchset,
 )
 
@@ -322,3 +323,20 @@ def test_a_ten_thousand_record_prefetch_is_accepted(client: FlaskClient, sign: S
     assert card["indicator"] == "info"
     assert "5000 MedicationStatement record(s)" in card["detail"]
     assert elapsed < 20
+
+
+def test_a_site_methadone_washout_turns_specialist_guidance_into_a_date(
+    config: dict[str, Any], sign: Signer
+) -> None:
+    ended = TODAY - timedelta(days=5)
+    methadone = _statement("ms-mtd", "methadone 10 mg tablet", "completed", start=ended, end=ended)
+    body = hook_body(prefetch=_prefetch([methadone]))
+
+    (default_card,) = _cards(_call(make_app(config).test_client(), sign, body))
+    assert "specialist" in default_card["summary"].lower()
+    assert (ended + timedelta(days=21)).isoformat() not in default_card["detail"]
+
+    site_app = make_app({**config, "METHADONE_WASHOUT_DAYS": 21})
+    (site_card,) = _cards(_call(site_app.test_client(), sign, body))
+    assert site_card["indicator"] == "critical"
+    assert (ended + timedelta(days=21)).isoformat() in site_card["summary"]
