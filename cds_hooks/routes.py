@@ -12,11 +12,11 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -158,7 +158,8 @@ def call_service(service_id: str) -> dict[str, Any]:
     service = find_service(service_id)
     state = current_state()
     hook = parse_hook_request(_json_body(), service)
-    cards = run_check(hook, service, state.settings, today=date.today(), base=_base_url())
+    today = current_app.config["TODAY"]()
+    cards = run_check(hook, service, state.settings, today=today, base=_base_url())
     try:
         state.store.record_cards(
             service_id=service.id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Flask
 
 # The blueprint of routes.py, with the pages of pages.py added to it.
@@ -17,6 +19,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SMART_DEFAULT_ISS", None)
     app.config.setdefault("SMART_REDIRECT_URI", None)
     app.config.setdefault("SMART_HTTP_TIMEOUT", 10.0)
+    # The day the pages reason about; code (never the environment) may pin another, and the
+    # CDS service reads the same setting so the card and the app judge the same day.
+    app.config.setdefault("TODAY", date.today)
     app.extensions["smart_app"] = load_registrations(app.config["SMART_ISSUERS"])
     init_sessions(app)
     configure_security(app)

@@ -8,10 +8,11 @@ client, call the pure pieces (review, plan, chart, save), render. Every page nam
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from clinical.conditions import classify_conditions
@@ -52,8 +53,9 @@ bp.add_app_template_filter(format_mg, "mg")
 
 
 def today() -> date:
-    """Return the day the pages reason about (the server's local date)."""
-    return date.today()
+    """Return the day the pages reason about: the product's clock (see ``ldn_safety.app``)."""
+    clock: Callable[[], date] = current_app.config["TODAY"]
+    return clock()
 
 
 @bp.get("/review")
