@@ -10,6 +10,8 @@ from gunicorn.app.base import BaseApplication
 
 from cds_hooks.commands import feedback_group
 from ldn_safety.app import create_app
+from sandbox.checker_command import check_command
+from sandbox.demo import demo_command
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -51,3 +53,5 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 main.add_command(feedback_group(create_app))
+main.add_command(check_command(create_app))
+main.add_command(demo_command(create_app))

@@ -9,9 +9,12 @@ from typing import Any
 
 import requests
 
-from sandbox.patients import sample_bundle
+from fhir_client import FhirClient, FhirError, FhirUnavailable
+from sandbox.patients import SAMPLE_TAG, sample_bundle
 
 _TIMEOUT_SECONDS = 120.0
+# The sample clinician: the user the sandbox EHR launches apps as.
+SAMPLE_PRACTITIONER = "Practitioner/sandbox-clinician"
 
 
 class SampleLoadError(RuntimeError):
@@ -33,14 +36,15 @@ def load_samples(
     """Create or refresh every sample patient on the server at ``base_url``, dated for ``today``.
 
     Loading again creates nothing new: each resource is a conditional update on its sample
-    identifier, so a later ``today`` moves the dates instead of leaving stale ones.
+    identifier, so a later ``today`` moves the dates instead of leaving stale ones. The sample
+    clinician (``SAMPLE_PRACTITIONER``), the user of EHR launches, is written alongside.
     """
     bundle = sample_bundle(today)
     if session is None:
         with requests.Session() as owned:
-            response = _post_transaction(base_url, bundle, owned)
+            response = _post_transactions(base_url, bundle, owned)
     else:
-        response = _post_transaction(base_url, bundle, session)
+        response = _post_transactions(base_url, bundle, session)
     answers = response.get("entry", [])
     if response.get("type") != "transaction-response" or len(answers) != len(bundle["entry"]):
         raise SampleLoadError(
@@ -60,29 +64,46 @@ def load_samples(
     )
 
 
-def _post_transaction(
+def _post_transactions(
     base_url: str, bundle: dict[str, Any], session: requests.Session
 ) -> dict[str, Any]:
-    # The one place this module speaks HTTP; it moves onto fhir_client.FhirClient.transaction.
+    """Post the sample transaction, then the sample clinician; return the samples' answer."""
     try:
-        response = session.post(
-            base_url.rstrip("/"),
-            json=bundle,
-            headers={"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"},
-            timeout=_TIMEOUT_SECONDS,
-        )
-    except requests.RequestException as error:
+        client = FhirClient(base_url, session=session, timeout=_TIMEOUT_SECONDS)
+        answer = client.transaction(bundle)
+        client.transaction(_practitioner_transaction())
+    except FhirUnavailable as error:
         raise SampleLoadError(f"Could not reach the FHIR server at {base_url}: {error}") from error
-    try:
-        body: dict[str, Any] = response.json()
-    except ValueError:
-        body = {}
-    if not response.ok:
+    except FhirError as error:
+        reason = _diagnostics(error.outcome or {}) or error.message
         raise SampleLoadError(
-            f"{base_url} refused the sample transaction (HTTP {response.status_code}): "
-            f"{_diagnostics(body) or response.reason}"
-        )
-    return body
+            f"{base_url} refused the sample transaction (HTTP {error.status}): {reason}"
+        ) from error
+    return answer
+
+
+def _practitioner_transaction() -> dict[str, Any]:
+    # A fixed id (update as create), so launches can name the user before anything is loaded.
+    resource_type, resource_id = SAMPLE_PRACTITIONER.split("/")
+    practitioner = {
+        "resourceType": resource_type,
+        "id": resource_id,
+        "meta": {"tag": [SAMPLE_TAG]},
+        "active": True,
+        "name": [
+            {"use": "official", "family": "Clinician", "given": ["Sandbox"], "prefix": ["Dr"]}
+        ],
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "resource": practitioner,
+                "request": {"method": "PUT", "url": SAMPLE_PRACTITIONER},
+            }
+        ],
+    }
 
 
 def _diagnostics(outcome: dict[str, Any]) -> str:

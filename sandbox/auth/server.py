@@ -121,6 +121,29 @@ class SandboxAuth:
         record = self.server.grants.find_access_token(access_token)
         return None if record is None else record.info
 
+    def issue_access_token(
+        self, *, client_id: str, scope: str, user: str, patient: str | None, ttl: int
+    ) -> tuple[str, TokenInfo]:
+        """Mint an access token outside any OAuth flow: the EHR's token for a CDS service.
+
+        CDS Hooks ``fhirAuthorization``: the EHR hands the service a bearer token of its own
+        making; the FHIR proxy checks it like any other.
+        """
+        token = secrets.token_urlsafe(32)
+        info = TokenInfo(
+            client_id=client_id,
+            scope=scope,
+            scopes=Scopes.parse(scope, patient),
+            user=user,
+            patient=patient,
+            encounter=None,
+            expires_at=int(self.config.now()) + ttl,
+        )
+        self.server.grants.save_access_token(
+            token, AccessToken(info, secrets.token_urlsafe(16)), ttl
+        )
+        return token, info
+
     def hold_authorization_request(self) -> tuple[str, PendingAuthorization]:
         """Validate the authorize request in flight and keep it for the user's decision.
 

@@ -1,0 +1,66 @@
+"""The one-command demo: it starts everything on loopback, its URLs answer, and it stops cleanly."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from ldn_safety.app import create_app
+from ldn_safety.cli import main
+from sandbox.demo import Demo, DemoError, DemoPorts
+
+pytestmark = pytest.mark.integration
+
+
+def refuses_connections(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_demo_answers_on_every_printed_url_and_stops(tmp_path: Path) -> None:
+    ports = DemoPorts.free()
+    with Demo(tmp_path, create_app, ports) as demo:
+        urls = demo.urls
+        ehr = requests.get(urls.ehr, timeout=30)
+        assert ehr.status_code == 200
+        assert "Open chart" in ehr.text
+        discovery = requests.get(urls.cds_discovery, timeout=30).json()
+        assert {s["id"] for s in discovery["services"]} == {
+            "ldn-naltrexone-order-select",
+            "ldn-naltrexone-order-sign",
+        }
+        smart = requests.get(urls.smart_configuration, timeout=30).json()
+        assert smart["authorization_endpoint"].startswith(urls.ehr.removesuffix("/ehr/"))
+        assert requests.get(f"{urls.fhir}/metadata", timeout=30).status_code == 200
+        assert requests.get(f"{urls.fhir}/Patient", timeout=30).status_code == 401
+        launch = requests.get(urls.app_launch, allow_redirects=False, timeout=30)
+        assert launch.status_code == 302
+        assert launch.headers["Location"].startswith(smart["authorization_endpoint"])
+    assert all(refuses_connections(port) for port in (ports.fhir, ports.sandbox, ports.product))
+
+
+def test_a_busy_port_is_a_clear_error_and_nothing_is_left_running(tmp_path: Path) -> None:
+    ports = DemoPorts.free()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", ports.sandbox))
+        busy.listen()
+        with pytest.raises(DemoError, match=f"Port {ports.sandbox} on 127.0.0.1 is not free"):
+            Demo(tmp_path, create_app, ports).start()
+    assert refuses_connections(ports.fhir)
+
+
+@pytest.mark.parametrize("base", [80, 65534])
+def test_the_port_base_must_leave_room_for_three_ports(base: int) -> None:
+    with pytest.raises(DemoError, match="--port-base"):
+        DemoPorts.from_base(base)
+
+
+def test_the_cli_offers_the_demo_command() -> None:
+    result = CliRunner().invoke(main, ["demo", "--help"])
+    assert result.exit_code == 0
+    assert "--port-base" in result.output
+    assert "--today" in result.output

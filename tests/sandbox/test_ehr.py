@@ -1,0 +1,150 @@
+"""The sandbox EHR's pages against the real FHIR server (the CDS service is not running here)."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from sandbox.auth import current_auth
+from sandbox.fhir_server import free_loopback_port
+from sandbox.patients import expectations, sample_keys
+from tests.sandbox.ehr_testkit import APP_ORIGIN, PROXY_BASE, card_indicators, sandbox_app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def app(fhir_server: Any) -> Flask:
+    return sandbox_app(fhir_server.base_url)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def ids(fhir_server: Any) -> dict[str, str]:
+    return dict(fhir_server.patient_ids)
+
+
+def test_patient_list_shows_every_sample_patient_with_markup_as_text(
+    client: FlaskClient, ids: dict[str, str]
+) -> None:
+    response = client.get("/ehr/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    for key in sample_keys():
+        assert f'href="/ehr/patients/{ids[key]}"' in page
+    assert "<%= 7*7 %>" not in page
+    assert "<bdi>{{7*7}} ${7*7} &lt;%= 7*7 %&gt;" in page  # as written, isolated, not evaluated
+
+
+def test_pages_carry_a_strict_content_security_policy(client: FlaskClient) -> None:
+    policy = client.get("/ehr/").headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy
+    assert f"frame-src 'self' {APP_ORIGIN}" in policy  # the app, and the sign-in it redirects to
+    assert client.get("/ehr/ehr.css").mimetype == "text/css"
+
+
+def test_chart_shows_the_patients_medications_and_conditions(
+    client: FlaskClient, ids: dict[str, str]
+) -> None:
+    page = client.get(f"/ehr/patients/{ids['fibromyalgia-no-opioids']}").get_data(as_text=True)
+    assert "Fibromyalgia" in page
+    assert "uloxetine" in page
+    assert "Prescribe naltrexone" in page
+
+
+@pytest.mark.parametrize("patient_id", ["no-such-patient", "bad$id"])
+def test_an_unknown_patient_is_a_404_page(client: FlaskClient, patient_id: str) -> None:
+    response = client.get(f"/ehr/patients/{patient_id}")
+    assert response.status_code == 404
+    assert "There is no such patient." in response.get_data(as_text=True)
+
+
+def test_the_app_runs_in_an_iframe_from_another_host_with_a_launch_for_this_patient(
+    app: Flask, client: FlaskClient, ids: dict[str, str]
+) -> None:
+    patient = ids["liver-disease"]
+    page = client.get(f"/ehr/patients/{patient}/app").get_data(as_text=True)
+    src = html.unescape(re.search(r'<iframe [^>]*src="([^"]+)"', page).group(1))
+    parts = urlsplit(src)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{APP_ORIGIN}/launch"
+    assert parts.hostname != "localhost"  # the EHR's host: the app is cross-site
+    query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+    assert query["iss"] == PROXY_BASE
+    with app.app_context():
+        context = current_auth().launches.redeem(query["launch"])
+        assert context is not None
+        assert (context.patient, context.user) == (patient, "Practitioner/sandbox-clinician")
+        assert current_auth().launches.redeem(query["launch"]) is None  # single use
+
+
+def test_the_order_form_offers_ldn_and_the_50_mg_tablet(
+    client: FlaskClient, ids: dict[str, str]
+) -> None:
+    page = client.get(f"/ehr/patients/{ids['oxycodone-active']}/orders/new").get_data(as_text=True)
+    assert "Naltrexone 1.5 mg capsule, compounded" in page
+    assert "Naltrexone 50 mg tablet" in page
+
+
+def test_when_the_cds_service_is_down_the_page_says_the_check_did_not_run(
+    client: FlaskClient, ids: dict[str, str]
+) -> None:
+    response = client.post(
+        f"/ehr/patients/{ids['oxycodone-active']}/orders",
+        data={"product": "ldn-1.5"},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "The opioid-safety check did not run." in page
+    assert "This is not an all-clear" in page
+    assert card_indicators(page) == []
+    sign = re.search(r'action="(/ehr/orders/[^"]+/sign)"', page).group(1)
+    signed = client.post(sign, follow_redirects=True).get_data(as_text=True)
+    assert "The order is signed" not in signed  # no check, no signature
+    assert "did not run" in signed
+
+
+def test_an_unknown_product_or_order_session_is_refused(
+    client: FlaskClient, ids: dict[str, str]
+) -> None:
+    response = client.post(
+        f"/ehr/patients/{ids['oxycodone-active']}/orders", data={"product": "fentanyl"}
+    )
+    assert response.status_code == 400
+    assert client.get("/ehr/orders/not-a-session").status_code == 404
+
+
+def test_a_stopped_fhir_server_gives_a_503_page() -> None:
+    app = sandbox_app(f"http://127.0.0.1:{free_loopback_port()}/fhir")
+    response = app.test_client().get("/ehr/")
+    assert response.status_code == 503
+    assert "FHIR server is not answering" in response.get_data(as_text=True)
+
+
+@pytest.mark.browser
+def test_an_ehr_launch_inside_the_iframe_reaches_the_apps_review(running_demo: Any) -> None:
+    # Two host names, so the app's session cookie is third-party inside the EHR's page.
+    from playwright.sync_api import sync_playwright
+
+    patient = running_demo.patient_ids["hydrocodone-stopped"]
+    expected = expectations(running_demo.today)["hydrocodone-stopped"].earliest_start
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
+        try:
+            page = browser.new_page()
+            page.goto(f"{running_demo.urls.ehr}patients/{patient}/app")
+            app = page.frame_locator("iframe.app")
+            app.get_by_text("Opioid review").first.wait_for(timeout=30_000)
+            assert expected.isoformat() in app.locator("body").inner_text()
+        finally:
+            browser.close()
