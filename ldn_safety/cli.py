@@ -14,7 +14,7 @@ from sandbox.checker_command import check_command
 from sandbox.demo import demo_command
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
+class _Gunicorn(BaseApplication):
     """Run a ready Flask app under gunicorn with options given in code, not a config file."""
 
     def __init__(self, app: Flask, options: dict[str, Any]) -> None:

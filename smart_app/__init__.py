@@ -6,9 +6,10 @@ from datetime import date
 
 from flask import Flask
 
-# The blueprint of routes.py, with the pages of pages.py added to it.
-from smart_app.pages import bp
+# Importing the pages adds their routes to the blueprint of routes.py.
+import smart_app.pages  # noqa: F401
 from smart_app.registrations import load_registrations
+from smart_app.routes import bp
 from smart_app.security import configure_security
 from smart_app.session import init_sessions
 

@@ -9,6 +9,7 @@ authlib does the OAuth (PKCE, client authentication); joserfc verifies the id_to
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -41,12 +42,17 @@ ID_TOKEN_ALGORITHMS = ("RS256", "RS384", "ES256", "ES384")
 # SMART asymmetric client auth: the assertion's exp is at most five minutes ahead.
 ASSERTION_LIFETIME = 300
 CLOCK_LEEWAY = 60
+# CDS Hooks appContext is opaque text that passed through the EHR: kept up to this many UTF-8
+# bytes, for display only.
+APP_CONTEXT_LIMIT = 4096
 # Our names for client authentication (SMART_ISSUERS) -> authlib's token_endpoint_auth_method.
 AUTHLIB_AUTH_METHODS = {
     "public": "none",
     "client_secret_basic": "client_secret_basic",
     "private_key_jwt": "private_key_jwt",
 }
+
+log = logging.getLogger("ldn.smart_app")
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,9 @@ class LaunchContext:
     need_patient_banner: bool
     smart_style_url: str | None
     fhir_user: str | None
+    # The CDS card's appContext when the app was opened from a card's smart link: opaque text,
+    # shown to the clinician, never trusted for access or for the clinical decision.
+    app_context: str | None = field(default=None, repr=False)
 
     def can(self, resource: str, letter: str) -> bool:
         """Return whether the granted scopes allow ``letter`` (c r u d s) on ``resource``."""
@@ -301,6 +310,7 @@ def complete(
         need_patient_banner=bool(token.get("need_patient_banner", True)),
         smart_style_url=token.get("smart_style_url"),
         fhir_user=claims.get("fhirUser"),
+        app_context=_app_context(token.get("appContext")),
     )
 
 
@@ -421,6 +431,28 @@ def _granted(token: Mapping[str, Any], fallback: tuple[str, ...]) -> tuple[str, 
     # RFC 6749 §5.1: an omitted scope means the scope requested (or, on refresh, the same grant).
     scope = token.get("scope")
     return tuple(str(scope).split()) if scope else fallback
+
+
+def _app_context(value: object) -> str | None:
+    """Keep the token response's ``appContext`` as opaque text, when it is text of a sane size."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _fits(value):
+        # Its content is the card service's and may name the patient's order: never logged.
+        log.warning(
+            "appContext dropped: not text or over %d bytes",
+            APP_CONTEXT_LIMIT,
+            extra={"event": "smart_app_context_dropped"},
+        )
+        return None
+    return value
+
+
+def _fits(text: str) -> bool:
+    try:
+        return len(text.encode()) <= APP_CONTEXT_LIMIT
+    except UnicodeEncodeError:  # a lone surrogate: not text a page can show
+        return False
 
 
 def _expires_at(token: Mapping[str, Any], now: float) -> int | None:

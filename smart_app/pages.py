@@ -20,6 +20,7 @@ from clinical.evidence import select_evidence
 from clinical.titration import format_mg
 from fhir_client import FhirError
 from fhir_profiles.evidence_render import summary_view
+from smart_app.card_context import read_card_context
 from smart_app.chart import dose_chart
 from smart_app.fhir_access import fhir_client, open_launch
 from smart_app.launch import LaunchContext
@@ -63,7 +64,10 @@ def review() -> str:
     """Show the opioid review: each opioid found and the naltrexone decision (the landing page)."""
     launch_id, ctx, result = _review()
     return render_template(
-        "smart_app/review.html", page="review", **_chart_page(launch_id, ctx, result)
+        "smart_app/review.html",
+        page="review",
+        card=read_card_context(ctx.app_context),
+        **_chart_page(launch_id, ctx, result),
     )
 
 
@@ -176,7 +180,7 @@ def evidence() -> str:
     view = summary_view(
         select_evidence(groups, known.evidence),
         patient_name=banner.name if banner else None,
-        opioids=known.opioids,
+        knowledge=known,
     )
     return render_template(
         "smart_app/evidence.html",

@@ -96,7 +96,7 @@ def save_plan(
             plan_identifier=choice.plan_id,
             patient_name=name,
             encounter_id=ctx.encounter,
-            opioids=known.opioids,
+            knowledge=known,
         )
         bundle = build_save_transaction(careplan, document, choice.plan_id)
     except InvalidResourceInput as exc:

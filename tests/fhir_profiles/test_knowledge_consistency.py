@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from clinical.assessment import AssessmentStatus
 from clinical.conditions import ConditionGroup, ConditionKnowledge, classify_conditions
 from clinical.evidence import EvidenceKnowledge
 from clinical.naltrexone import recognise_naltrexone
@@ -81,15 +82,17 @@ def test_every_code_in_a_condition_value_set_is_classified_in_its_group(
     assert missed == []
 
 
-@pytest.mark.parametrize(
-    ("code_system_id", "codes"),
-    [
-        ("opioid-duration-class", {c.value for c in DurationClass}),
-        ("ldn-evidence-grade", {g.code for g in EvidenceKnowledge.load().grades}),
-    ],
-)
-def test_code_systems_define_exactly_the_codes_the_rules_use(
-    code_system_id: str, codes: set[str]
-) -> None:
-    concepts = load_artefact(canonical("CodeSystem", code_system_id))["concept"]
-    assert {concept["code"] for concept in concepts} == codes
+def test_the_duration_class_code_system_defines_exactly_the_rules_classes() -> None:
+    concepts = load_artefact(canonical("CodeSystem", "opioid-duration-class"))["concept"]
+    assert {concept["code"] for concept in concepts} == {c.value for c in DurationClass}
+
+
+def test_the_evidence_grade_code_system_says_what_the_summary_says() -> None:
+    concepts = load_artefact(canonical("CodeSystem", "ldn-evidence-grade"))["concept"]
+    published = {concept["code"]: concept["display"] for concept in concepts}
+    assert published == {g.code: g.display for g in EvidenceKnowledge.load().grades}
+
+
+def test_the_review_outcome_code_system_defines_exactly_the_assessment_statuses() -> None:
+    concepts = load_artefact(canonical("CodeSystem", "opioid-review-outcome"))["concept"]
+    assert {concept["code"] for concept in concepts} == {s.value for s in AssessmentStatus}
