@@ -245,7 +245,11 @@ def _opioid_card(
 ) -> dict[str, Any]:
     link = build.app_link(
         "Open the LDN opioid review",
-        {"order": order.reference, "status": str(assessment.status)},
+        {
+            "order": order.reference,
+            "orderLabel": order_phrase(order),
+            "status": str(assessment.status),
+        },
     )
     ordered = f"Ordered: {md(order_phrase(order))} ({md(order.reference)})."
     checked = _checked(assessment, data)

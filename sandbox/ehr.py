@@ -4,7 +4,8 @@ Prescribing fires ``order-select`` when a naltrexone order is drafted and ``orde
 "Sign"; each call carries the prefetch the service asks for (read here from the EHR's own FHIR
 server), ``fhirServer`` (the proxy) with a patient-scoped read token, and a signed client JWT.
 Cards are rendered server-side; accepting a suggestion applies its actions to the drafts, and
-every decision is sent back as feedback.
+every decision is sent back as feedback. A card's smart link launches the app for the patient
+with the link's ``appContext`` bound to the launch.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from flask.typing import ResponseReturnValue
 from fhir_client import FhirClient, FhirNotFound
 from sandbox import chart as charts
 from sandbox.auth import LaunchContext, PatientListError, create_launch, current_auth
+from sandbox.auth.launch import app_context_fits
 from sandbox.auth.store import ExpiringMap
 from sandbox.card_markdown import render_detail
 from sandbox.cards import Card
@@ -52,8 +54,9 @@ def create_ehr_blueprint(
     sessions: ExpiringMap[str, OrderSession] = ExpiringMap(time.time)
     app_origin = _origin(settings.app_launch_url)
 
-    def launch_url(target: str, patient_id: str) -> str:
-        launch = create_launch(LaunchContext(patient=patient_id, user=settings.user))
+    def launch_url(target: str, patient_id: str, app_context: str | None = None) -> str:
+        context = LaunchContext(patient=patient_id, user=settings.user, app_context=app_context)
+        launch = create_launch(context)
         return f"{target}?{urlencode({'iss': settings.fhir_base, 'launch': launch})}"
 
     def fire(hook: str, session: OrderSession) -> HookAnswer:
@@ -232,7 +235,12 @@ def create_ehr_blueprint(
         link = card.links[index]
         if link.type != "smart" or _origin(link.url) != app_origin:
             abort(400, "Only the registered SMART app can be launched from a card.")
-        return redirect(launch_url(link.url, session.patient_id), 303)
+        app_context = link.app_context
+        if app_context is not None and not app_context_fits(app_context):
+            # The app still opens for the patient; only the card's oversized context is lost.
+            log.warning("card appContext too long, dropped", extra={"event": "app_context_dropped"})
+            app_context = None
+        return redirect(launch_url(link.url, session.patient_id, app_context), 303)
 
     @blueprint.get("/.well-known/jwks.json")
     def jwks() -> Response:

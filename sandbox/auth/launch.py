@@ -3,7 +3,8 @@
 SMART App Launch 2.x, "EHR launch": the EHR hands the app ``iss`` and an opaque ``launch``
 value; the app sends ``launch`` back on the authorize request, and the authorization server
 turns it into patient and encounter context. Here a launch value is random, short-lived and
-good for one authorization.
+good for one authorization. A launch from a CDS card's smart link also carries the link's
+``appContext`` (CDS Hooks 2.0, Link), which the token response hands to the app as is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sandbox.auth.models import FHIR_ID, USER_REFERENCE
 from sandbox.auth.store import Clock, ExpiringMap
 
 _REFERENCE = re.compile(r"[A-Z][A-Za-z]{0,63}/[A-Za-z0-9\-.]{1,64}")
+# The most appContext a launch carries, in UTF-8 bytes: it rides in every token response.
+APP_CONTEXT_LIMIT = 4096
 
 
 class LaunchRequestError(ValueError):
@@ -33,6 +36,7 @@ class LaunchContext:
     encounter: str | None = None
     need_patient_banner: bool = False
     fhir_context: tuple[str, ...] = ()
+    app_context: str | None = None
 
     @classmethod
     def from_json(cls, data: object) -> LaunchContext:
@@ -51,7 +55,16 @@ class LaunchContext:
             encounter=_match(data, "encounter", FHIR_ID, "a FHIR Encounter id"),
             need_patient_banner=banner,
             fhir_context=_fhir_context(data.get("fhirContext", [])),
+            app_context=_app_context(data.get("appContext")),
         )
+
+
+def app_context_fits(value: str) -> bool:
+    """Tell whether ``value`` is UTF-8 text within the size a launch's appContext may have."""
+    try:
+        return len(value.encode()) <= APP_CONTEXT_LIMIT
+    except UnicodeEncodeError:  # a lone surrogate cannot go into a token response as text
+        return False
 
 
 class LaunchStore:
@@ -91,3 +104,13 @@ def _fhir_context(items: object) -> tuple[str, ...]:
             raise LaunchRequestError("'fhirContext' must be a list of {'reference': 'Type/id'}")
         references.append(reference)
     return tuple(references)
+
+
+def _app_context(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not app_context_fits(value):
+        raise LaunchRequestError(
+            f"'appContext' must be a string of at most {APP_CONTEXT_LIMIT} bytes"
+        )
+    return value

@@ -127,6 +127,7 @@ class Authorization:
     need_patient_banner: bool
     smart_style_url: str
     nonce: str | None
+    app_context: str | None = None
 
 
 @dataclass(frozen=True)

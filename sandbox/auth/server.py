@@ -225,6 +225,7 @@ class SandboxAuth:
             encounter=context.encounter,
             fhir_context=context.fhir_context,
             need_patient_banner=context.need_patient_banner,
+            app_context=context.app_context,
             **common,
         )
         return ehr, False

@@ -4,7 +4,9 @@ SMART App Launch 2.x, "Obtain access token": the response carries ``access_token
 ``token_type``, ``expires_in``, ``scope`` (what was granted, which may differ from what was
 asked), the launch context (``patient``, ``encounter``, ``fhirContext``,
 ``need_patient_banner``, ``smart_style_url``), an ``id_token`` when ``openid`` was granted and a
-``refresh_token`` when ``offline_access`` or ``online_access`` was.
+``refresh_token`` when ``offline_access`` or ``online_access`` was. A launch from a CDS card's
+smart link adds its ``appContext`` (CDS Hooks 2.0, Link: sent to the app "as part of the OAuth
+2.0 access token response, alongside the other SMART launch parameters").
 """
 
 from __future__ import annotations
@@ -78,4 +80,6 @@ def _launch_context(authorization: Authorization) -> dict[str, Any]:
         context["encounter"] = authorization.encounter
     if authorization.fhir_context:
         context["fhirContext"] = [{"reference": ref} for ref in authorization.fhir_context]
+    if authorization.app_context is not None:
+        context["appContext"] = authorization.app_context
     return context

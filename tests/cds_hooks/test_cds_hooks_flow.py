@@ -4,6 +4,7 @@ naltrexone draft added: the cards a clinician would see, checked against the CDS
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date, timedelta
 from typing import Any
@@ -109,7 +110,14 @@ def test_spec_order_select_example_with_active_opioid_gets_a_critical_card(
     (link,) = card["links"]
     assert link["type"] == "smart"
     assert link["url"] == "https://cds.example.test/launch"
-    assert LDN_REFERENCE in link["appContext"]
+    # What the app shows as "Opened from the CDS card for ... (card said: ...)".
+    assert json.loads(link["appContext"]) == {
+        "service": SELECT,
+        "hookInstance": body["hookInstance"],
+        "order": LDN_REFERENCE,
+        "orderLabel": "low-dose naltrexone 1.5 mg",
+        "status": "do-not-start",
+    }
 
 
 def test_spec_order_sign_example_with_recent_opioid_says_when_to_start(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.auth import LaunchContext, create_launch, introspect
+from sandbox.auth.launch import APP_CONTEXT_LIMIT
 from tests.sandbox.auth_testkit import APP_SCOPE, FHIR_BASE, ISSUER, AuthSandbox, query_of
 
 
@@ -138,6 +139,41 @@ def test_auto_approve_skips_the_consent_page_for_an_ehr_launch() -> None:
     assert query_of(response)["code"]
 
 
+CARD_CONTEXT = '{"hookInstance":"h-1","order":"MedicationRequest/draft-1","status":"do-not-start"}'
+
+
+def test_a_launch_from_a_card_hands_its_app_context_to_the_app_untouched() -> None:
+    sandbox = AuthSandbox.build()
+    token = sandbox.ehr_tokens(appContext=CARD_CONTEXT)
+    assert token["appContext"] == CARD_CONTEXT  # a string, exactly as the card sent it
+    assert token["patient"] == "pat-1"
+
+    refreshed = sandbox.token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": token["refresh_token"],
+            "client_id": "public-app",
+        }
+    ).get_json()
+    assert refreshed["appContext"] == CARD_CONTEXT  # the launch's context stays the launch's
+
+
+def test_a_launch_without_app_context_sends_none() -> None:
+    sandbox = AuthSandbox.build()
+    assert "appContext" not in sandbox.ehr_tokens()
+    with sandbox.app.app_context():
+        launch = create_launch(LaunchContext(patient="pat-2", app_context="opaque text"))
+    attempt = sandbox.attempt(launch=launch)
+    token = sandbox.exchange(attempt, sandbox.code_for(attempt)).get_json()
+    assert token["appContext"] == "opaque text"  # not JSON: passed on all the same
+
+
+def test_app_context_up_to_the_limit_is_accepted() -> None:
+    sandbox = AuthSandbox.build()
+    largest = "é" * (APP_CONTEXT_LIMIT // 2)  # two bytes each in UTF-8
+    assert sandbox.ehr_tokens(appContext=largest)["appContext"] == largest
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -147,6 +183,9 @@ def test_auto_approve_skips_the_consent_page_for_an_ehr_launch() -> None:
         ({"patient": "pat-1", "user": "dr-1"}, "user"),
         ({"patient": "pat-1", "need_patient_banner": "yes"}, "need_patient_banner"),
         ({"patient": "pat-1", "fhirContext": [{"reference": "nonsense"}]}, "fhirContext"),
+        ({"patient": "pat-1", "appContext": {"order": "MedicationRequest/1"}}, "appContext"),
+        ({"patient": "pat-1", "appContext": "x" * (APP_CONTEXT_LIMIT + 1)}, "appContext"),
+        ({"patient": "pat-1", "appContext": "\ud800"}, "appContext"),
     ],
 )
 def test_a_malformed_launch_request_gets_a_clear_400(body: object, message: str) -> None:

@@ -8,10 +8,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import responses
 from flask import Flask
 from flask.testing import FlaskClient
 
-from sandbox.auth import current_auth
+from sandbox.auth import LaunchContext, current_auth
+from sandbox.auth.launch import APP_CONTEXT_LIMIT
 from sandbox.fhir_server import free_loopback_port
 from sandbox.patients import expectations, sample_keys
 from tests.sandbox.ehr_testkit import APP_ORIGIN, PROXY_BASE, card_indicators, sandbox_app
@@ -85,6 +87,74 @@ def test_the_app_runs_in_an_iframe_from_another_host_with_a_launch_for_this_pati
         assert context is not None
         assert (context.patient, context.user) == (patient, "Practitioner/sandbox-clinician")
         assert current_auth().launches.redeem(query["launch"]) is None  # single use
+
+
+CARD_CONTEXT = (
+    '{"service":"svc","hookInstance":"h-1","order":"MedicationRequest/draft-1",'
+    '"orderLabel":"low-dose naltrexone 1.5 mg","status":"do-not-start"}'
+)
+
+
+def cds_answering(fhir_base: str, app_context: str) -> responses.RequestsMock:
+    """Mock the CDS service (one order-select card with a smart link); SEKMET is let through."""
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    mock.add_passthru(fhir_base)
+    services = {"services": [{"id": "svc", "hook": "order-select", "prefetch": {}}]}
+    mock.get(f"{APP_ORIGIN}/cds-services", json=services)
+    link = {"label": "Open", "url": f"{APP_ORIGIN}/launch", "type": "smart"}
+    card = {
+        "uuid": "c1",
+        "summary": "Do not start low-dose naltrexone 1.5 mg: oxycodone is active.",
+        "indicator": "critical",
+        "source": {"label": "Test"},
+        "links": [{**link, "appContext": app_context}],
+    }
+    mock.post(f"{APP_ORIGIN}/cds-services/svc", json={"cards": [card]})
+    return mock
+
+
+def launch_from_card(fhir_server: Any, patient: str, app_context: str) -> LaunchContext | None:
+    """Draft LDN, follow the card's smart link; return the launch context it is bound to."""
+    app = sandbox_app(fhir_server.base_url)
+    client = app.test_client()
+    with cds_answering(fhir_server.base_url, app_context):
+        order = client.post(
+            f"/ehr/patients/{patient}/orders", data={"product": "ldn-1.5"}, follow_redirects=True
+        ).get_data(as_text=True)
+    link = html.unescape(re.search(r'href="(/ehr/orders/[^"]+/links/0)"', order).group(1))
+    response = client.get(link)
+    assert response.status_code == 303
+    location = urlsplit(response.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{APP_ORIGIN}/launch"
+    query = {name: values[0] for name, values in parse_qs(location.query).items()}
+    assert query["iss"] == PROXY_BASE
+    with app.app_context():
+        return current_auth().launches.redeem(query["launch"])
+
+
+def test_a_cards_smart_link_launches_with_the_patient_user_and_the_cards_app_context(
+    fhir_server: Any, ids: dict[str, str]
+) -> None:
+    patient = ids["oxycodone-active"]
+    context = launch_from_card(fhir_server, patient, CARD_CONTEXT)
+    assert context is not None
+    assert (context.patient, context.user) == (patient, "Practitioner/sandbox-clinician")
+    assert context.app_context == CARD_CONTEXT  # verbatim, for the token response
+
+
+def test_an_oversized_app_context_is_dropped_and_the_app_still_opens(
+    fhir_server: Any, ids: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    patient = ids["oxycodone-active"]
+    oversized = '{"order":"MedicationRequest/secret-' + "x" * APP_CONTEXT_LIMIT + '"}'
+    with caplog.at_level("WARNING", logger="ldn.sandbox.ehr"):
+        context = launch_from_card(fhir_server, patient, oversized)
+    assert context is not None
+    assert context.patient == patient
+    assert context.app_context is None
+    (record,) = [r for r in caplog.records if r.name == "ldn.sandbox.ehr"]
+    assert record.event == "app_context_dropped"
+    assert "secret" not in record.getMessage()
 
 
 def test_the_order_form_offers_ldn_and_the_50_mg_tablet(

@@ -23,7 +23,15 @@ from smart_app.errors import (
     TokenExchangeFailed,
     UnknownIssuer,
 )
-from smart_app.launch import PendingLaunch, begin, complete, discover, refresh_if_needed
+from smart_app.launch import (
+    APP_CONTEXT_LIMIT,
+    LaunchContext,
+    PendingLaunch,
+    begin,
+    complete,
+    discover,
+    refresh_if_needed,
+)
 from smart_app.registrations import load_registrations
 
 ISS = "https://ehr.example.test/fhir"
@@ -194,6 +202,62 @@ def test_a_missing_banner_flag_shows_the_banner(ehr, registrations, pending) -> 
     assert complete(pending, callback(pending), registrations).need_patient_banner is True
 
 
+CARD_CONTEXT = (
+    '{"service":"ldn-naltrexone-order-select","hookInstance":"h-1",'
+    '"order":"MedicationRequest/draft-1","orderLabel":"low-dose naltrexone 1.5 mg",'
+    '"status":"do-not-start"}'
+)
+
+
+@pytest.mark.parametrize(
+    "app_context",
+    [CARD_CONTEXT, "not JSON {", "é" * (APP_CONTEXT_LIMIT // 2)],
+    ids=["card-json", "bad-json", "at-the-limit"],
+)
+def test_the_cards_app_context_is_kept_as_opaque_text(
+    ehr, registrations, pending, app_context
+) -> None:
+    ehr.serve_token(ehr.token_response(pending.nonce, appContext=app_context))
+    ehr.serve_jwks()
+    ctx = complete(pending, callback(pending), registrations)
+    assert ctx.app_context == app_context  # as sent: not parsed, not rewritten
+    assert LaunchContext.from_dict(ctx.to_dict()).app_context == app_context
+    assert app_context not in repr(ctx)
+
+
+def test_a_launch_without_app_context_has_none(ehr, registrations, pending) -> None:
+    ehr.serve_token(ehr.token_response(pending.nonce))
+    ehr.serve_jwks()
+    ctx = complete(pending, callback(pending), registrations)
+    assert ctx.app_context is None
+    stored_before_the_field_existed = {k: v for k, v in ctx.to_dict().items() if k != "app_context"}
+    assert LaunchContext.from_dict(stored_before_the_field_existed).app_context is None
+
+
+@pytest.mark.parametrize(
+    "app_context",
+    [
+        "secret-order-" + "x" * APP_CONTEXT_LIMIT,
+        {"order": "secret-order"},
+        ["secret-order"],
+        "secret-order-\ud800",
+    ],
+    ids=["too-long", "object", "array", "lone-surrogate"],
+)
+def test_an_unusable_app_context_is_dropped_with_a_warning_that_quotes_nothing(
+    ehr, registrations, pending, app_context, caplog
+) -> None:
+    ehr.serve_token(ehr.token_response(pending.nonce, appContext=app_context))
+    ehr.serve_jwks()
+    with caplog.at_level("WARNING", logger="ldn.smart_app"):
+        ctx = complete(pending, callback(pending), registrations)
+    assert ctx.app_context is None
+    assert ctx.patient == "pat-123"  # the launch itself goes on
+    (record,) = [r for r in caplog.records if r.name == "ldn.smart_app"]
+    assert record.event == "smart_app_context_dropped"
+    assert "secret-order" not in record.getMessage()
+
+
 @pytest.mark.parametrize("state", ["", "forged-state"])
 def test_a_state_that_does_not_match_is_refused(ehr, registrations, pending, state) -> None:
     with pytest.raises(StateMismatch):
@@ -355,6 +419,7 @@ def test_a_fresh_token_is_not_refreshed(ehr, registrations, ctx) -> None:
 
 
 def test_a_token_about_to_expire_is_refreshed(ehr, registrations, ctx) -> None:
+    ctx = replace(ctx, app_context=CARD_CONTEXT)
     ehr.serve_token({"access_token": "renewed", "token_type": "Bearer", "expires_in": 600})
     renewed = refresh_if_needed(ctx, ctx.expires_at - 30, registrations=registrations)
     assert form(ehr.http.calls[0].request)["grant_type"] == "refresh_token"
@@ -364,6 +429,7 @@ def test_a_token_about_to_expire_is_refreshed(ehr, registrations, ctx) -> None:
     assert renewed.refresh_token == "the-refresh-token"
     assert renewed.patient == ctx.patient
     assert renewed.granted_scopes == ctx.granted_scopes
+    assert renewed.app_context == CARD_CONTEXT  # a refresh keeps where the launch came from
 
 
 def test_a_refused_refresh_ends_the_launch(ehr, registrations, ctx) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from smart_app.launch import LaunchContext
 from tests.smart_app.pages_testkit import (
     APP,
     ISS,
@@ -146,6 +149,94 @@ def test_hostile_fhir_text_is_escaped_everywhere(browser, fhir) -> None:
     assert "<script>alert" not in page
     assert "<img src=x" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+def card_launch(**app_context: object) -> LaunchContext:
+    """Return a launch opened from a CDS card whose smart link carried ``app_context``."""
+    return launch_context(app_context=json.dumps(app_context))
+
+
+def element(page: str, element_id: str) -> str:
+    """Return the opening tag and text of the element with ``element_id`` (up to its end tag)."""
+    start = page.index(f'id="{element_id}"')
+    return page[page.rindex("<", 0, start) : page.index("</p>", start)]
+
+
+def test_a_launch_from_a_card_names_the_order_and_what_the_card_said(browser, fhir) -> None:
+    fhir.chart(statements=(statement("s1", "Oxycodone 5 mg tablet", code="7804"),))
+    ctx = card_launch(
+        service="ldn-naltrexone-order-select",
+        hookInstance="h-1",
+        order="MedicationRequest/draft-1",
+        orderLabel="low-dose naltrexone 1.5 mg",
+        status="do-not-start",
+    )
+    _, page = review_page(browser, ctx)
+    note = element(page, "card-context")
+    assert 'data-card-status="do-not-start"' in note
+    assert (
+        "Opened from the CDS card for <bdi>low-dose naltrexone 1.5 mg</bdi> "
+        "(card said: do-not-start)." in note
+    )
+    assert status_of(page) == "do-not-start"
+    assert 'id="card-context-mismatch"' not in page  # the chart still says what the card said
+
+
+def test_when_the_chart_changed_since_the_card_the_review_says_so(browser, fhir) -> None:
+    fhir.chart(statements=(statement("s4", "Ibuprofen 200 mg tablet"),))
+    ctx = card_launch(orderLabel="naltrexone 50 mg", status="do-not-start")
+    _, page = review_page(browser, ctx)
+    assert status_of(page) == "safe-to-start"  # recomputed from the chart, not the card's word
+    notice = element(page, "card-context-mismatch")
+    assert "The chart has changed since the card was shown." in notice
+    assert "The card said do-not-start; the chart read just now says safe-to-start." in notice
+
+
+def test_a_card_naming_only_its_order_reference_is_named_by_it(browser, fhir) -> None:
+    fhir.chart()
+    _, page = review_page(browser, card_launch(order="MedicationRequest/draft-7"))
+    note = element(page, "card-context")
+    assert "for <bdi>MedicationRequest/draft-7</bdi>." in note
+    assert "card said" not in note
+    assert 'id="card-context-mismatch"' not in page
+
+
+def test_a_hostile_app_context_is_shown_as_text_and_never_decides(browser, fhir) -> None:
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    fhir.chart(statements=(statement("s1", "Oxycodone 5 mg tablet", code="7804"),))
+    ctx = card_launch(orderLabel=hostile, status=f"safe-to-start{hostile}", order=hostile)
+    _, page = review_page(browser, ctx)
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    note = element(page, "card-context")
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in note
+    assert "card said" not in note  # not a status the app knows: not repeated
+    assert status_of(page) == "do-not-start"
+
+
+@pytest.mark.parametrize(
+    "app_context",
+    [
+        None,
+        "",
+        "not JSON {",
+        "[" * 4000,
+        '["do-not-start"]',
+        '"do-not-start"',
+        '{"topic": "aud"}',
+        '{"status": ["do-not-start"], "orderLabel": {"x": 1}}',
+    ],
+    ids=["none", "empty", "bad-json", "deep", "array", "string", "topic", "wrong-types"],
+)
+def test_without_a_readable_card_context_the_review_shows_no_card_note(
+    browser, fhir, app_context
+) -> None:
+    fhir.chart(statements=(statement("s1", "Oxycodone 5 mg tablet", code="7804"),))
+    status, page = review_page(browser, launch_context(app_context=app_context))
+    assert status == 200
+    assert status_of(page) == "do-not-start"
+    assert 'id="card-context"' not in page
+    assert 'id="card-context-mismatch"' not in page
 
 
 def test_a_page_without_a_live_launch_says_the_session_ended(browser) -> None:
