@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sandbox.auth import LaunchContext, current_auth
 from sandbox.auth.launch import APP_CONTEXT_LIMIT
 from sandbox.fhir_server import free_loopback_port
-from sandbox.patients import expectations, sample_keys
+from sandbox.patients import sample_keys
 from tests.sandbox.ehr_testkit import APP_ORIGIN, PROXY_BASE, card_indicators, sandbox_app
 
 pytestmark = pytest.mark.integration
@@ -199,22 +199,3 @@ def test_a_stopped_fhir_server_gives_a_503_page() -> None:
     response = app.test_client().get("/ehr/")
     assert response.status_code == 503
     assert "FHIR server is not answering" in response.get_data(as_text=True)
-
-
-@pytest.mark.browser
-def test_an_ehr_launch_inside_the_iframe_reaches_the_apps_review(running_demo: Any) -> None:
-    # Two host names, so the app's session cookie is third-party inside the EHR's page.
-    from playwright.sync_api import sync_playwright
-
-    patient = running_demo.patient_ids["hydrocodone-stopped"]
-    expected = expectations(running_demo.today)["hydrocodone-stopped"].earliest_start
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
-        try:
-            page = browser.new_page()
-            page.goto(f"{running_demo.urls.ehr}patients/{patient}/app")
-            app = page.frame_locator("iframe.app")
-            app.get_by_text("Opioid review").first.wait_for(timeout=30_000)
-            assert expected.isoformat() in app.locator("body").inner_text()
-        finally:
-            browser.close()
