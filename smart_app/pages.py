@@ -42,6 +42,7 @@ from smart_app.review import (
     read_banner,
     read_chart,
     read_chart_conditions,
+    unreadable_chart,
 )
 from smart_app.routes import bp
 from smart_app.save import SaveFailed, save_blockers, save_plan
@@ -84,8 +85,10 @@ def plan() -> str:
 @bp.post("/plan")
 def update_plan() -> tuple[str, int]:
     """Redraw the plan with the values entered; errors are shown beside their fields."""
-    launch_id, ctx, result = _review()
+    launch_id, ctx, result, unreadable = _review_keeping_form()
     check = _checked(result)
+    if unreadable is not None:
+        return _plan_page(launch_id, ctx, result, check, save_error=unreadable), 502
     return _plan_page(launch_id, ctx, result, check), 422 if check.errors else 200
 
 
@@ -94,8 +97,12 @@ def save() -> BaseResponse | tuple[str, int]:
     """Save the plan and its evidence summary to the chart together, then show what was saved."""
     if not is_plan_id(request.form.get("plan_id")):
         raise BadPlanLink("The form carries no valid plan identifier, so it cannot be saved.")
-    launch_id, ctx, result = _review()
+    launch_id, ctx, result, unreadable = _review_keeping_form()
     check = _checked(result)
+    if unreadable is not None:
+        # Never save a plan against a chart that could not be read just now; keep every entry.
+        log.warning("plan not saved: chart unreadable", extra={"event": "smart_save_failed"})
+        return _plan_page(launch_id, ctx, result, check, save_error=unreadable), 502
     blockers = save_blockers(ctx)
     if blockers:
         return _plan_page(launch_id, ctx, result, check), 403
@@ -232,6 +239,26 @@ def _review() -> tuple[str, LaunchContext, Review]:
     with fhir_client(ctx) as client:
         chart = read_chart(client, ctx)
     return launch_id, ctx, build_review(chart, today(), knowledge())
+
+
+def _review_keeping_form() -> tuple[str, LaunchContext, Review, str | None]:
+    """Like ``_review`` for a submitted form: an unreadable chart keeps the form on screen.
+
+    The review is then "uncertain" (nothing could be checked) and the fourth value says why,
+    so the page can show the clinician's entries again with the failure instead of an error
+    page that would lose them.
+    """
+    launch_id, ctx = _launch()
+    try:
+        with fhir_client(ctx) as client:
+            chart = read_chart(client, ctx)
+    except ChartUnreadable as exc:
+        why = (
+            f"{exc.explanation} The plan was not saved and nothing was written; everything you "
+            "entered is kept. Try again when the FHIR server answers."
+        )
+        return launch_id, ctx, build_review(unreadable_chart(ctx, why), today(), knowledge()), why
+    return launch_id, ctx, build_review(chart, today(), knowledge()), None
 
 
 def _checked(result: Review) -> PlanCheck:

@@ -76,6 +76,19 @@ def read_chart(client: FhirClient, ctx: LaunchContext) -> Chart:
     )
 
 
+def unreadable_chart(ctx: LaunchContext, why: str) -> Chart:
+    """Return a chart of which nothing could be read: the review it gives is "uncertain"."""
+    return Chart(
+        patient_id=patient_of(ctx),
+        banner=None,
+        medications=(),
+        conditions=(),
+        conditions_read=False,
+        unchecked=(why,),
+        notes=(),
+    )
+
+
 def patient_of(ctx: LaunchContext) -> str:
     """Return the launch's patient id, or raise NoPatient."""
     if not ctx.patient:

@@ -144,6 +144,29 @@ def test_a_failed_save_keeps_the_form_and_a_retry_succeeds(browser, fhir) -> Non
     assert first["entry"][0]["request"] == second["entry"][0]["request"]
 
 
+def test_a_chart_unreadable_at_save_keeps_the_form_writes_nothing_and_a_retry_saves(
+    browser, fhir
+) -> None:
+    fhir.chart()
+    launch_id = sign_in(browser)
+    fhir.fail("MedicationStatement", 503)
+    fhir.fail("MedicationRequest", 503)
+    failed = save(browser, launch_id, start=days(3), interval="14", acknowledge="yes")
+    page = failed.get_data(as_text=True)
+    assert failed.status_code == 502
+    assert 'id="save-error"' in page
+    assert "The plan was not saved" in page
+    assert f'value="{days(3)}"' in page
+    assert '<option value="14" selected>' in page
+    assert f'value="{PLAN_ID}"' in page
+    assert fhir.calls("POST") == []
+    fhir.chart()
+    fhir.http.post(ISS, json=RESPONSE)
+    retried = save(browser, launch_id, start=days(3), interval="14")
+    assert retried.status_code == 303
+    assert len(fhir.sent_json("POST")) == 1
+
+
 def test_a_timeout_says_the_plan_may_be_saved_and_retrying_is_safe(browser, fhir) -> None:
     fhir.chart()
     fhir.http.post(ISS, body=requests.Timeout("slow"))
