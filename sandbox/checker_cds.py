@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import ECKey
 
+from sandbox import orders
+from sandbox.cds_client import JWT_LIFETIME, ClientKey, hook_request
 from sandbox.patients import Expectation
 
 SERVICE_ID = "ldn-naltrexone-order-select"
@@ -38,7 +37,8 @@ SCOPE = (
     "patient/MedicationStatement.rs patient/MedicationRequest.rs "
     "patient/Medication.rs patient/Condition.rs"
 )
-JWT_LIFETIME_SECONDS = 300
+USER = "Practitioner/ldn-check"
+LDN = orders.CHOICES_BY_KEY["ldn-1.5"]
 
 # The expected outcome's status, as the indicator of the card about the naltrexone order.
 INDICATOR = {
@@ -78,29 +78,7 @@ class CdsTarget:
 
 def draft_order(patient_id: str) -> dict[str, Any]:
     """Return the draft MedicationRequest for low-dose naltrexone 1.5 mg nightly."""
-    return {
-        "resourceType": "MedicationRequest",
-        "id": DRAFT_ID,
-        "status": "draft",
-        "intent": "order",
-        "medicationCodeableConcept": {
-            "coding": [
-                {
-                    "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                    "code": "7243",
-                    "display": "naltrexone",
-                }
-            ],
-            "text": "Naltrexone 1.5 mg capsule (compounded, low-dose)",
-        },
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "dosageInstruction": [
-            {
-                "text": "1.5 mg by mouth at bedtime",
-                "doseAndRate": [{"doseQuantity": {"value": 1.5, "unit": "mg"}}],
-            }
-        ],
-    }
+    return {**orders.draft_order(LDN, patient_id, USER), "id": DRAFT_ID}
 
 
 class InProcessCds:
@@ -108,9 +86,7 @@ class InProcessCds:
 
     def __init__(self, create_app: AppFactory, target: CdsTarget, workdir: Path) -> None:
         self._target = target
-        self._key = ECKey.generate_key(
-            "P-384", parameters={"kid": f"ldn-check-{secrets.token_hex(4)}"}
-        )
+        self._key = ClientKey(ECKey.generate_key("P-384"))
         app = create_app(
             {
                 "SECRET_KEY": secrets.token_hex(32),
@@ -120,9 +96,7 @@ class InProcessCds:
                 "SESSION_DIR": str(workdir / "sessions"),
                 "PUBLIC_BASE_URL": SERVICE_BASE,
                 "CDS_INSECURE_DEV_NO_JWT": False,
-                "CDS_TRUSTED_CLIENTS": {
-                    ISSUER: {"jwks": KeySet([self._key]).as_dict(private=False)}
-                },
+                "CDS_TRUSTED_CLIENTS": {ISSUER: {"jwks": self._key.jwks()}},
                 "CDS_ALLOWED_FHIR_SERVERS": [target.fhir_base],
                 "CDS_FHIR_DEADLINE_SECONDS": target.deadline_seconds,
                 "TODAY": lambda: target.today,
@@ -133,7 +107,7 @@ class InProcessCds:
     @property
     def key_id(self) -> str:
         """The id of the ES384 key the calls are signed with."""
-        return str(self._key.kid)
+        return self._key.kid
 
     def order_select(self, patient_id: str) -> list[dict[str, Any]]:
         """Draft LDN 1.5 mg for ``patient_id`` and return the cards; raise CdsCallFailed."""
@@ -150,43 +124,28 @@ class InProcessCds:
         raise CdsCallFailed(_refusal(response.status_code, body))
 
     def _hook_body(self, patient_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "hook": "order-select",
-            "hookInstance": str(uuid.uuid4()),
-            "fhirServer": self._target.fhir_base,
-            "context": {
-                "userId": "Practitioner/ldn-check",
-                "patientId": patient_id,
-                "selections": [DRAFT_REFERENCE],
-                "draftOrders": {
-                    "resourceType": "Bundle",
-                    "type": "collection",
-                    "entry": [{"resource": draft_order(patient_id)}],
-                },
-            },
-        }
+        authorization = None
         if self._target.token:
-            body["fhirAuthorization"] = {
+            authorization = {
                 "access_token": self._target.token,
                 "token_type": "Bearer",
-                "expires_in": JWT_LIFETIME_SECONDS,
+                "expires_in": JWT_LIFETIME,
                 "scope": SCOPE,
                 "subject": "ldn-safety-check",
                 "patient": patient_id,
             }
-        return body
+        return hook_request(
+            "order-select",
+            patient_id=patient_id,
+            user=USER,
+            draft_orders=[draft_order(patient_id)],
+            selections=[DRAFT_REFERENCE],
+            fhir_server=self._target.fhir_base,
+            fhir_authorization=authorization,
+        )
 
     def _client_jwt(self) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": SERVICE_BASE + SERVICE_PATH,
-            "iat": now,
-            "exp": now + JWT_LIFETIME_SECONDS,
-            "jti": str(uuid.uuid4()),
-        }
-        header = {"alg": "ES384", "typ": "JWT", "kid": self.key_id}
-        return jwt.encode(header, claims, self._key, algorithms=["ES384"])
+        return self._key.sign(ISSUER, SERVICE_BASE + SERVICE_PATH)
 
 
 def _refusal(status: int, body: object) -> str:
