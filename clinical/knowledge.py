@@ -12,6 +12,7 @@ from functools import cache
 
 from clinical.conditions import ConditionKnowledge
 from clinical.evidence import EvidenceKnowledge
+from clinical.handout import HandoutKnowledge
 from clinical.opioids import DurationClass, OpioidKnowledge
 from clinical.titration import TitrationProtocol
 
@@ -24,6 +25,7 @@ class Knowledge:
     conditions: ConditionKnowledge
     evidence: EvidenceKnowledge
     titration: TitrationProtocol
+    handout: HandoutKnowledge
 
 
 @cache
@@ -46,4 +48,5 @@ def load_knowledge(methadone_washout_days: int | None = None) -> Knowledge:
         ConditionKnowledge.load(),
         EvidenceKnowledge.load(),
         TitrationProtocol.load(),
+        HandoutKnowledge.load(),
     )

@@ -204,7 +204,8 @@ def evidence() -> str:
 def handout() -> str:
     """Show a printable, plain-language handout of the plan for the patient."""
     launch_id, ctx, result = _review()
-    check = check_plan(form_from(request.args), result.assessment, knowledge().titration, today())
+    known = knowledge()
+    check = check_plan(form_from(request.args), result.assessment, known.titration, today())
     if check.choice is None:
         raise BadPlanLink(
             "The plan in this link is not complete or not valid: " + " ".join(check.errors.values())
@@ -214,6 +215,7 @@ def handout() -> str:
         "smart_app/handout.html",
         page="handout",
         schedule=schedule,
+        handout=known.handout.for_schedule(schedule),
         **_chart_page(launch_id, ctx, result),
     )
 

@@ -1,10 +1,11 @@
 """Write fingerprints of every 12-word run of the source article, for the no-copy test.
 
-``tests/clinical/test_evidence.py`` checks that ``clinical/data/evidence.json`` repeats no 12-word
-run of the article verbatim. The article itself lives beside the repository
-(``../shared/clinical/ldn-evidence-article.txt``), not in it, so the test compares against these
-one-way fingerprints: a truncated SHA-256 of each run of 12 words, as ``clinical.text.words``
-splits them (lower case, punctuation dropped). The file holds no article text.
+``tests/clinical/test_evidence.py`` checks that ``clinical/data/evidence.json`` and
+``handout.json`` repeat no 12-word run of the article verbatim. The article itself lives beside
+the repository (``../shared/clinical/ldn-evidence-article.txt``), not in it, so the test compares
+against these one-way fingerprints: a truncated SHA-256 of each run of 12 words, as
+``clinical.text.words`` splits them (lower case, punctuation dropped). The file holds no article
+text.
 
 Usage::
 

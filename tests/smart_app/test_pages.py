@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 
+from clinical.knowledge import load_knowledge
+from clinical.titration import build_schedule
 from smart_app.launch import LaunchContext
 from tests.smart_app.pages_testkit import (
     APP,
@@ -284,25 +288,58 @@ def test_the_evidence_page_says_when_conditions_could_not_be_read(browser, fhir)
     assert "Conditions: the FHIR server could not answer" in page
 
 
-def test_the_handout_shows_the_plan_in_plain_words(browser, fhir) -> None:
-    fhir.chart()
+def handout_page(browser: FlaskClient, **plan: str) -> tuple[int, str]:
+    """Open the handout for ``plan`` (start, interval, target) on a signed-in launch."""
     launch_id = sign_in(browser)
     response = browser.get(
         f"{APP}/handout",
         query_string={
             "launch_id": launch_id,
-            "start": days(1),
-            "interval": "14",
-            "target": "3",
             "plan_id": "0b7a3c1e-5d4f-4a8b-9c2d-1e3f5a7b9c0d",
+            **plan,
         },
     )
-    page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_the_handout_shows_the_plan_in_plain_words(browser, fhir) -> None:
+    fhir.chart()
+    status, page = handout_page(browser, start=days(1), interval="14", target="3")
+    assert status == 200
     assert f'<strong id="handout-start">{days(1)}</strong>' in page
     assert days(15) in page  # the 3 mg step starts after 14 days
-    assert "no opioids" in page
     assert "print.js" in page
+    known = load_knowledge()
+    schedule = build_schedule(
+        date.fromisoformat(days(1)), interval_days=14, target_mg="3", protocol=known.titration
+    )
+    handout = known.handout.for_schedule(schedule)
+    for section in handout.sections:
+        assert f"<h2>{escape(section.title)}</h2>" in page
+        for point in section.points:
+            assert f"<li>{escape(point.text)}</li>" in page
+    assert "every 2 weeks, until you reach 3 mg" in page
+    assert page.index("Most important: no opioids") > page.index('id="handout-steps"')
+
+
+def test_a_handout_for_a_plan_without_steps_leaves_out_going_up(browser, fhir) -> None:
+    fhir.chart()
+    status, page = handout_page(browser, start=days(1), interval="7", target="1.5")
+    assert status == 200
+    assert "once nightly at bedtime" in page
+    assert "go up" not in page
+    assert "and after: keep taking this dose" in page
+
+
+def test_a_hostile_patient_name_is_escaped_on_the_handout(browser, fhir) -> None:
+    hostile = '<script>alert("x")</script>'
+    fhir.chart(who=patient(name=hostile))
+    status, page = handout_page(browser, start=days(1), interval="7", target="4.5")
+    assert status == 200
+    assert "<script>alert" not in page
+    assert (
+        '<strong id="handout-name">&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</strong>' in page
+    )
 
 
 def test_a_handout_link_with_a_bad_plan_is_refused_clearly(browser, fhir) -> None:
