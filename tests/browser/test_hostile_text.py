@@ -15,7 +15,8 @@ INJECTED = (
     "script, img, svg, marquee, style, object, embed, iframe:not(.app), "
     "[onerror], [onload], a[href^='javascript:' i]"
 )
-NAME = "{{7*7}} ${7*7} <%= 7*7 %>"  # name.text, as written (not evaluated: no "49")
+# name.text, as written: the script tag shown as text, the templates not evaluated (no "49").
+NAME = "<script>alert(1)</script> {{7*7}} ${7*7} <%= 7*7 %>"
 MEDICATION = "**Oxycodone** 5 mg <img src=x onerror=alert(1)> [refill](javascript:alert(1))"
 CONDITION = '<iframe src="javascript:alert(1)"></iframe> | col | col |'
 
