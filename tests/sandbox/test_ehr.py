@@ -45,7 +45,9 @@ def test_patient_list_shows_every_sample_patient_with_markup_as_text(
     for key in sample_keys():
         assert f'href="/ehr/patients/{ids[key]}"' in page
     assert "<%= 7*7 %>" not in page
-    assert "<bdi>{{7*7}} ${7*7} &lt;%= 7*7 %&gt;" in page  # as written, isolated, not evaluated
+    assert "<script>alert" not in page
+    # As written, isolated, not evaluated.
+    assert "<bdi>&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}} ${7*7} &lt;%= 7*7 %&gt;" in page
 
 
 def test_pages_carry_a_strict_content_security_policy(client: FlaskClient) -> None:
