@@ -31,8 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "CDS_ALLOWED_FHIR_SERVERS": [],
     # Hard deadline for all FHIR reads of one hook call together (the spec asks for ~500 ms).
     "CDS_FHIR_DEADLINE_SECONDS": 3.0,
-    # A 10,000-record prefetch is several MB; the limit sits well above that.
-    "CDS_MAX_BODY_BYTES": 64 * 1024 * 1024,
+    # A 10,000-record prefetch is about 11 MB; parsed, a body takes ~19x its size in memory.
+    "CDS_MAX_BODY_BYTES": 32 * 1024 * 1024,
     # Browser-based CDS clients allowed to call the service ("*" for any origin).
     "CDS_CORS_ORIGINS": [],
     # Bearer token for GET /cds-services/admin/feedback; unset disables the endpoint.
