@@ -62,6 +62,13 @@ ARTICLE_SECTION = "The Critical Safety Issue: Opioids"
 SHORT, LONG, BUP, METH = "short-acting", "long-acting", "buprenorphine", "methadone"
 CLASS_ORDER = (SHORT, LONG, BUP, METH)
 
+# RxNorm concepts the shared terminology names only in prose, not in a code list: without them a
+# record coded with one and no display could not be cleared, so it would be "unchecked".
+# 352364: the multi-ingredient concept buprenorphine / naloxone (naltrexone/naltrexone-codes.json,
+# "notNaltrexone", which warns that a public demo data set mislabels it as naltrexone).
+NOTED_PRODUCTS = {"352364": "buprenorphine / naloxone"}
+NOTED_PRODUCTS_LIST = "noted:naltrexone/naltrexone-codes.json#notNaltrexone"
+
 # Ingredients the CDC lists carry that opioid-ingredients.json does not; their RxCUIs are not in
 # the shared terminology, so they are matched by product code and by name only.
 EXTRA_INGREDIENTS: dict[str, dict[str, Any]] = {
@@ -483,6 +490,9 @@ class Builder:
                 if concept["system"] == RXNORM and self.ingredients_named(concept["display"]):
                     names.setdefault(concept["code"], concept["display"])
                     lists[concept["code"]].add(f"vsac:{data['id']}")
+        for code, display in NOTED_PRODUCTS.items():
+            names.setdefault(code, display)
+            lists[code].add(NOTED_PRODUCTS_LIST)
         products = []
         for code in sorted(names, key=int):
             display = names[code]

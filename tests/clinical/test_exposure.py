@@ -209,7 +209,7 @@ def test_draft_orders_of_the_session_count_as_active() -> None:
         (named("lisinopril"), ("medicationReference Medication/9 could not be read",), "could not"),
         (Medication(), (), "no medication code or name"),
         (coded("00093-0058", system="http://hl7.org/fhir/sid/ndc"), (), "other than RxNorm"),
-        (coded("352364"), (), "RxNorm code 352364 is not a known opioid"),
+        (coded("313782"), (), "RxNorm code 313782 is not a known opioid"),
     ],
 )
 def test_unidentified_records_are_reported_unchecked(

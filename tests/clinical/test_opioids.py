@@ -236,6 +236,17 @@ def test_names_in_text(
     assert match.label == text
 
 
+def test_the_mislabelled_buprenorphine_naloxone_concept_is_buprenorphine_even_by_code_alone() -> (
+    None
+):
+    # RxCUI 352364 is buprenorphine / naloxone; a public demo data set calls it "naltrexone".
+    for medication in (coded("352364"), coded("352364", "Buprenorphine / Naltrexone")):
+        match = identify_opioid(medication, KNOWLEDGE)
+        assert match is not None
+        assert [i.name for i in match.ingredients] == ["buprenorphine"]
+        assert match.duration_class is DurationClass.BUPRENORPHINE
+
+
 def test_match_says_how_it_matched() -> None:
     by_product = identify_opioid(coded("1996189"), KNOWLEDGE)
     by_ingredient = identify_opioid(coded("7804", "oxycodone"), KNOWLEDGE)
