@@ -1,7 +1,13 @@
-"""The ``ldn-safety`` command line: serve the deployable (and, from the sandbox, demo and check)."""
+"""The ``ldn-safety`` command line: serve the deployable (and, from the sandbox, demo and check).
+
+The sandbox commands (``demo``, ``check``) are imported only when they run: a production install
+(``pip install .``, no extras) has neither the sandbox's FHIR server nor its Markdown renderer, and
+``serve`` and ``feedback`` must work there.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
@@ -10,8 +16,22 @@ from gunicorn.app.base import BaseApplication
 
 from cds_hooks.commands import feedback_group
 from ldn_safety.app import create_app
-from sandbox.checker_command import check_command
-from sandbox.demo import demo_command
+
+# Command name -> (module, builder, extra that installs what it needs, one-line help).
+_SANDBOX_COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "check": (
+        "sandbox.checker_command",
+        "check_command",
+        "sandbox,validate",
+        "Run the whole flow against any FHIR server and print a pass/fail report.",
+    ),
+    "demo": (
+        "sandbox.demo",
+        "demo_command",
+        "sandbox",
+        "Start the whole product on the embedded sandbox (real FHIR server, EHR, app).",
+    ),
+}
 
 
 class _Gunicorn(BaseApplication):
@@ -30,7 +50,46 @@ class _Gunicorn(BaseApplication):
         return self.application
 
 
-@click.group()
+def _missing_extra_command(
+    name: str, extra: str, short_help: str, error: ImportError
+) -> click.Command:
+    """A stand-in for a sandbox command whose dependencies are not installed: it says which."""
+
+    def run() -> None:
+        raise click.ClickException(
+            f"'ldn-safety {name}' needs the optional dependencies of the sandbox "
+            f"(missing module: {error.name}). Install them with: "
+            f"pip install 'ldn-opioid-safety[{extra}]'"
+        )
+
+    return click.Command(
+        name,
+        callback=run,
+        help=f"{short_help} (needs: pip install 'ldn-opioid-safety[{extra}]')",
+        short_help=short_help,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
+class _LazyGroup(click.Group):
+    """A group whose sandbox commands are imported on first use, never at start-up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_SANDBOX_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _SANDBOX_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module_name, builder, extra, short_help = _SANDBOX_COMMANDS[cmd_name]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            return _missing_extra_command(cmd_name, extra, short_help, error)
+        command: click.Command = getattr(module, builder)(create_app)
+        return command
+
+
+@click.group(cls=_LazyGroup)
 def main() -> None:
     """LDN Opioid-Safety: CDS Hooks service and SMART on FHIR app for low-dose naltrexone."""
 
@@ -41,6 +100,16 @@ def main() -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="Worker processes.")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the CDS Hooks service and the SMART app under gunicorn (configuration: LDN_* env)."""
+    app = create_app()
+    secret = app.config.get("SECRET_KEY")
+    if not isinstance(secret, str) or len(secret) < 16:
+        # Sessions, CSRF tokens and the card store's patient pseudonyms all rest on this key;
+        # a default would be shared by every install that forgot to set it.
+        raise click.ClickException(
+            "LDN_SECRET_KEY is not set (or shorter than 16 characters): set it to a long random "
+            "value, the same on every worker and host, e.g. "
+            "LDN_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -49,9 +118,7 @@ def serve(host: str, port: int, workers: int) -> None:
         "accesslog": None,
         "timeout": 30,
     }
-    _Gunicorn(create_app(), options).run()
+    _Gunicorn(app, options).run()
 
 
 main.add_command(feedback_group(create_app))
-main.add_command(check_command(create_app))
-main.add_command(demo_command(create_app))

@@ -15,8 +15,9 @@ DATA_SUFFIXES = {".json", ".html", ".css", ".svg", ".js", ".txt"}
 
 def _source_dir(package: str) -> Path:
     mapped = SETUPTOOLS.get("package-dir", {})
-    if package in mapped:
-        return ROOT / mapped[package]
+    for parent, folder in mapped.items():
+        if package == parent or package.startswith(parent + "."):
+            return ROOT / folder / Path(*package[len(parent) :].split(".")[1:])
     return ROOT.joinpath(*package.split("."))
 
 
@@ -39,6 +40,18 @@ def _shipped(package: str, patterns: list[str]) -> set[str]:
     }
 
 
+def test_every_folder_with_data_is_a_listed_package() -> None:
+    """Setuptools ships a folder only as a listed package (and warns about any it must guess)."""
+    folders = {
+        path.parent
+        for top in (*TOP_LEVEL, "templates")
+        for path in (ROOT / top).rglob("*")
+        if path.suffix in DATA_SUFFIXES and "__pycache__" not in path.parts
+    }
+    listed = {_source_dir(package) for package in SETUPTOOLS["packages"]}
+    assert sorted(str(f.relative_to(ROOT)) for f in folders - listed) == []
+
+
 def test_every_python_package_is_listed() -> None:
     found = {
         ".".join(init.parent.relative_to(ROOT).parts)
@@ -57,6 +70,7 @@ def test_every_data_file_is_covered_by_package_data() -> None:
                 continue
             package = _package_of(path)
             relative = path.relative_to(_source_dir(package)).as_posix()
-            if relative not in _shipped(package, globs.get(package, [])):
+            patterns = [*globs.get("*", []), *globs.get(package, [])]
+            if relative not in _shipped(package, patterns):
                 missing.append(str(path.relative_to(ROOT)))
     assert missing == []
