@@ -31,6 +31,7 @@ from clinical.conditions import ConditionGroup
 from clinical.evidence import EvidenceKnowledge
 from clinical.exposure import DRAFTS, ExposureState, OpioidExposure
 from clinical.naltrexone import NaltrexoneKind, NaltrexoneOrder
+from clinical.wording import day, exposure_words
 from fhir_profiles.artefacts import OVERRIDE_REASON_SYSTEM, load_artefact
 
 SOURCE_LABEL = "LDN Opioid-Safety"
@@ -87,62 +88,41 @@ def order_phrase(order: NaltrexoneOrder) -> str:
 
 
 def _day(value: date | None) -> str:
-    return value.isoformat() if value else "unknown"
+    return day(value) if value else "unknown"
 
 
-def _washout(exposure: OpioidExposure) -> str:
-    washout = exposure.washout
-    if exposure.match.depot:
-        return "depot: keeps releasing drug; specialist guidance"
-    if washout.max_days is None:
-        return "specialist guidance (no set number of days)"
-    more = " or more" if washout.or_more else ""
-    low = f"{washout.min_days} to " if washout.min_days else ""
-    local = " (set locally)" if washout.configured else ""
-    return f"{low}{washout.max_days} days{more}{local}"
-
-
-def _earliest(exposure: OpioidExposure) -> str:
-    if exposure.earliest_start is not None:
-        return exposure.earliest_start.isoformat()
-    if exposure.specialist_guidance:
-        return "specialist guidance"
-    if exposure.state is ExposureState.ACTIVE:
-        return "only after it is stopped, plus the washout"
-    return "cannot be computed: last dose date unknown"
-
-
-def _last_exposure(exposure: OpioidExposure) -> str:
-    if exposure.state is ExposureState.ACTIVE and exposure.last_exposure is None:
-        return "still taken"
-    return _day(exposure.last_exposure)
-
-
-def _findings_table(findings: Iterable[OpioidExposure]) -> str:
-    rows = [
-        "| Opioid | Ingredient | Class | Record | Status | Last exposure | Washout | "
-        "Earliest naltrexone start |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for e in findings:
-        cells = (
-            md(e.match.label),
-            md(e.match.ingredient_names),
-            md(e.match.duration_class),
-            md(e.reference) + (" (draft order)" if e.source == DRAFTS else ""),
-            md(f"{e.state}: {e.basis}"),
-            md(_last_exposure(e)),
-            md(_washout(e)),
-            md(_earliest(e)),
+def _findings(findings: Iterable[OpioidExposure]) -> str:
+    """One short block per opioid, readable in a narrow card pane (no table, no record ids)."""
+    blocks = []
+    for exposure in findings:
+        words = exposure_words(exposure)
+        blocks.append(
+            f"**{md(words.drug)}**, {md(words.kind)}\n\n"
+            f"- {md(words.status)}\n"
+            f"- Washout: {md(words.washout)}\n"
+            f"- Earliest LDN start: {md(words.earliest)}"
         )
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    return "\n\n".join(blocks)
 
 
-def _checked(assessment: Assessment | None, data: CheckedData) -> str:
+def _records(assessment: Assessment | None, order: NaltrexoneOrder | None) -> list[str]:
+    """Name the records behind the card (ids belong here, not in the findings)."""
+    lines = []
+    if order is not None:
+        lines.append(f"- The naltrexone order: {md(order.reference)}")
+    findings = [*assessment.findings, *assessment.past] if assessment else []
+    if findings:
+        references = ", ".join(md(e.reference) for e in findings)
+        lines.append(f"- Opioid records: {references}")
+    return lines
+
+
+def _checked(
+    assessment: Assessment | None, data: CheckedData, order: NaltrexoneOrder | None = None
+) -> str:
     """Say what was read (types, counts, origin, dates covered) and what could not be."""
     origins = {s.resource_type: s for s in data.sources}
-    lines = ["**What was checked**", ""]
+    lines = ["**What was checked**", "", *_records(assessment, order)]
     for coverage in assessment.coverage if assessment else ():
         source = origins.get(coverage.source)
         if source is not None and not source.read:
@@ -251,8 +231,8 @@ def _opioid_card(
             "status": str(assessment.status),
         },
     )
-    ordered = f"Ordered: {md(order_phrase(order))} ({md(order.reference)})."
-    checked = _checked(assessment, data)
+    ordered = f"Ordered: {md(order_phrase(order))}."
+    checked = _checked(assessment, data, order)
     if _is_critical(assessment):
         earliest = ""
         if assessment.earliest_start and assessment.earliest_start_complete:
@@ -262,8 +242,9 @@ def _opioid_card(
                 f"\n\nNot before **{assessment.earliest_start}**; some opioids above have no "
                 "computable date, so the real earliest start may be later."
             )
-        table = _findings_table(assessment.findings)
-        detail = f"**{WHY}**\n\n{ordered}\n\n{table}{earliest}\n\n{checked}"
+        detail = (
+            f"**{WHY}**\n\n{ordered}\n\n{_findings(assessment.findings)}{earliest}\n\n{checked}"
+        )
         extra = build.remove_order(order) if _has_id(order) else {}
         return build.card(
             "critical",
@@ -274,10 +255,10 @@ def _opioid_card(
             **extra,
         )
     if assessment.status is AssessmentStatus.UNCERTAIN:
-        table = f"\n\n{_findings_table(assessment.findings)}" if assessment.findings else ""
+        blocks = f"\n\n{_findings(assessment.findings)}" if assessment.findings else ""
         detail = (
             f"{WHY} Opioid use could not be ruled out, so this is not an all-clear.\n\n"
-            f"{ordered}{table}\n\n{checked}\n\nConfirm with the patient and the records "
+            f"{ordered}{blocks}\n\n{checked}\n\nConfirm with the patient and the records "
             "above that no opioid was taken within its washout window before starting."
         )
         extra = build.remove_order(order) if _has_id(order) else {}

@@ -30,8 +30,9 @@ from clinical.evidence import (
     SummarySection,
 )
 from clinical.knowledge import Knowledge, load_knowledge
-from clinical.opioids import OpioidKnowledge, Washout
+from clinical.opioids import OpioidKnowledge
 from clinical.titration import TitrationProtocol, format_mg
+from clinical.wording import washout_words
 from fhir_profiles.artefacts import DURATION_CLASS_SYSTEM, load_artefact
 
 WASHOUTS = "washouts.json"
@@ -39,7 +40,6 @@ DEPOT_LABEL = "Depot buprenorphine (extended-release injection or implant)"
 DEPOT_NOTE = "(A rule of this product: the article does not discuss depot products.)"
 TITRATION = "titration.json"
 TEXT_WIDTH = 88
-RANGE = "\N{EN DASH}"  # a typographic range, as the article writes "7 to 10 days"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,28 +114,6 @@ NO_PATIENT_CONDITIONS = (
 )
 
 
-def washout_window(washout: Washout) -> str:
-    """Say how long a class waits ("7 to 10 days" as a range, "or more", "specialist guidance").
-
-    A locally configured number is shown as such; without one, methadone gets no number at all
-    (the article gives none).
-    """
-    if washout.max_days is None:
-        return "specialist guidance"
-    span = (
-        f"{washout.min_days}{RANGE}{washout.max_days} days"
-        if washout.min_days is not None and washout.min_days != washout.max_days
-        else f"{washout.max_days} days"
-    )
-    if washout.or_more:
-        span += " or more"
-    if washout.configured:
-        span += " (set locally)"
-    if washout.specialist_guidance:
-        span += ", with specialist guidance"
-    return span
-
-
 @cache
 def _class_displays() -> dict[str, str]:
     system = load_artefact(DURATION_CLASS_SYSTEM)
@@ -146,7 +124,7 @@ def _washout_rows(opioids: OpioidKnowledge) -> tuple[WashoutRow, ...]:
     displays = _class_displays()
     ordered = sorted(opioids.washouts.values(), key=lambda w: w.duration_class.rank)
     rows = [
-        WashoutRow(displays[w.duration_class.value], washout_window(w), w.guidance) for w in ordered
+        WashoutRow(displays[w.duration_class.value], washout_words(w), w.guidance) for w in ordered
     ]
     # A depot keeps releasing drug for weeks, so no window can be computed (clinical.exposure).
     # The article does not name depot products, so the row says whose rule it is.

@@ -18,11 +18,11 @@ from flask import current_app
 
 from clinical.assessment import Assessment, AssessmentStatus, assess_naltrexone_order
 from clinical.conditions import ConditionGroup, classify_conditions
-from clinical.exposure import ExposureState, OpioidExposure
+from clinical.exposure import OpioidExposure
 from clinical.knowledge import Knowledge, load_knowledge
 from clinical.records import ConditionRecord, MedicationRecord
+from clinical.wording import ExposureWords, exposure_words
 from fhir_client import FhirClient, FhirError, FhirUnauthorized
-from fhir_profiles.evidence_render import washout_window
 from fhir_profiles.mapping import (
     PatientBanner,
     read_conditions,
@@ -181,19 +181,10 @@ class StatusView:
 
 @dataclass(frozen=True, slots=True)
 class OpioidRow:
-    """One opioid finding, ready to show."""
+    """One opioid finding, in the words the CDS card uses too, and the record it comes from."""
 
-    product: str
-    ingredients: str
-    duration_class: str
+    words: ExposureWords
     source: str
-    status: str
-    state: str
-    last_exposure: date | None
-    basis: str
-    washout: str
-    earliest_start: date | None
-    specialist_guidance: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,26 +278,4 @@ def status_view(assessment: Assessment) -> StatusView:
 
 def opioid_row(exposure: OpioidExposure) -> OpioidRow:
     """Describe one opioid exposure for the review table."""
-    match = exposure.match
-    return OpioidRow(
-        product=match.label,
-        ingredients=match.ingredient_names,
-        duration_class=str(match.duration_class),
-        source=exposure.reference,
-        status=exposure.status or "unknown",
-        state=_STATE_WORDS[exposure.state],
-        last_exposure=exposure.last_exposure,
-        basis=exposure.basis,
-        # A depot keeps releasing drug: whatever its class's window, no number applies.
-        washout="specialist guidance" if match.depot else washout_window(exposure.washout),
-        earliest_start=exposure.earliest_start,
-        specialist_guidance=exposure.specialist_guidance,
-    )
-
-
-_STATE_WORDS = {
-    ExposureState.ACTIVE: "active",
-    ExposureState.RECENT: "recent (inside the washout)",
-    ExposureState.PAST: "past (washout over)",
-    ExposureState.UNKNOWN: "last dose unknown",
-}
+    return OpioidRow(words=exposure_words(exposure), source=exposure.reference)

@@ -8,6 +8,7 @@ constraints and nothing else into a new virtual environment, and starts the real
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +23,16 @@ from sandbox.fhir_server import LOOPBACK, free_loopback_port
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_SECONDS = 60
+_NOT_SOURCE = (
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "node_modules",
+    ".*_cache",
+)
 
 
 def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -34,7 +45,11 @@ def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Com
 def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """Build the project's wheel; return it and everything the build printed."""
     out = tmp_path_factory.mktemp("wheel")
-    built = _run(sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", out, ROOT)
+    # Build from a copy: setuptools builds in the source tree, and a build/ folder left by an
+    # earlier build could put modules that no longer exist into the wheel.
+    source = tmp_path_factory.mktemp("source") / "project"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*_NOT_SOURCE))
+    built = _run(sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", out, source)
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = out.glob("ldn_opioid_safety-*.whl")
     return wheel, built.stdout + built.stderr

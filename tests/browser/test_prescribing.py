@@ -26,13 +26,13 @@ def test_the_critical_card_for_an_active_opioid_and_accepting_its_suggestion(
     summary = card.locator(".summary").inner_text()
     assert summary.startswith("Do not start low-dose naltrexone")
     assert "oxycodone" in summary
-    # The detail's Markdown is rendered: bold text and a table of findings, no raw syntax.
+    # The detail's Markdown is rendered: bold text and one short block per opioid, no raw syntax.
     detail = card.locator(".detail")
     assert "withdrawal" in detail.locator("strong").first.inner_text()
-    assert detail.locator("table th").first.inner_text() == "Opioid"
-    assert "oxycodone" in detail.locator("table tbody").inner_text().lower()
+    assert "oxycodone" in detail.locator("strong").nth(1).inner_text().lower()
+    assert "Taking now" in detail.locator("li").first.inner_text()
+    assert detail.locator("table").count() == 0
     assert "**" not in detail.inner_text()
-    assert "|---" not in detail.inner_text()
 
     uuid = card_uuid(card, "accept")
     suggestion = card.locator("input[name=suggestion]").first.get_attribute("value")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page
 
@@ -40,3 +42,10 @@ def test_the_review_shows_the_expected_decision_and_matches_the_cds_card(
     assert [card.indicator for card in others] == ["info"] * len(expected.info)
     if expected.earliest_start is not None:
         assert f"until {expected.earliest_start.isoformat()}" in opioid_card.summary
+
+    # Field by field, the review's words for each finding are the card's words.
+    card_text = re.sub(r"\\(.)", r"\1", opioid_card.detail or "")
+    for row in app.locator("#opioid-findings tr.opioid-row").all():
+        for field in ("drug", "status", "washout", "earliest"):
+            phrase = row.locator(f".{field}").inner_text().strip()
+            assert phrase in card_text, (field, phrase)

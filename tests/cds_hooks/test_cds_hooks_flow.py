@@ -97,7 +97,12 @@ def test_spec_order_select_example_with_active_opioid_gets_a_critical_card(
     detail = card["detail"]
     for expected in ("OxyContin 20 mg extended", "oxycodone", "long", "MedicationStatement/ms-oxy"):
         assert expected in detail
-    assert "10 to 14 days or more" in detail
+    assert "- Washout: 10\N{EN DASH}14 days or more" in detail
+    assert "- Taking now, no end date recorded" in detail
+    # Record ids only under "What was checked", never in the finding itself.
+    findings, checked = detail.split("**What was checked**")
+    assert "MedicationStatement/ms-oxy" not in findings
+    assert "MedicationStatement/ms-oxy" in checked
     assert card["selectionBehavior"] == "at-most-one"
     (action,) = card["suggestions"][0]["actions"]
     assert action == {
@@ -249,7 +254,8 @@ def test_opioid_drafted_in_the_same_session_counts(client: FlaskClient, sign: Si
     (card,) = _cards(_call(client, sign, body))
     assert card["indicator"] == "critical"
     assert "hydrocodone" in card["summary"]
-    assert "MedicationRequest/draft-hydrocodone (draft order)" in card["detail"]
+    assert "- Ordered in this session" in card["detail"]
+    assert "Opioid records: MedicationRequest/draft-hydrocodone" in card["detail"]
 
 
 def test_full_dose_order_is_named_by_its_dose(client: FlaskClient, sign: Signer) -> None:
