@@ -26,6 +26,7 @@ from typing import Any
 
 from cds_hooks.markdown import md, summary
 from cds_hooks.prefetch import Source
+from cds_hooks.reminders import Override, Recall, decision_key
 from clinical.assessment import Assessment, AssessmentStatus
 from clinical.conditions import ConditionGroup
 from clinical.evidence import EvidenceKnowledge
@@ -56,6 +57,15 @@ class CardLinks:
     launch_url: str
     service_id: str
     hook_instance: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCard:
+    """A card as sent, and for an opioid card the draft order and decision it stands for."""
+
+    card: dict[str, Any]
+    order_reference: str | None = None
+    decision: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +289,24 @@ def _opioid_card(
     )
 
 
+def _reminder_card(order: NaltrexoneOrder, override: Override, build: _Builder) -> dict[str, Any]:
+    """A short reminder of the override given at order-select, when nothing has changed since."""
+    what = order_phrase(order)
+    comment = f"\n\nComment: {md(override.comment)}" if override.comment else ""
+    detail = (
+        f"At order selection this card was overridden:\n\n> {md(override.summary)}\n\n"
+        f"Reason given: **{md(override.reason)}**{comment}\n\n"
+        "Nothing the card was based on has changed since; it is not asked again. "
+        "Remove the order if the reason no longer holds."
+    )
+    return build.card(
+        "warning",
+        f"Reminder: the opioid card for {what} was overridden at selection ({override.reason}).",
+        detail,
+        links=[build.app_link("Open the LDN opioid review", {"order": order.reference})],
+    )
+
+
 def _aud_card(evidence: EvidenceKnowledge, build: _Builder) -> dict[str, Any]:
     aud = next(c for c in evidence.conditions if c.group is ConditionGroup.ALCOHOL_USE_DISORDER)
     points = "\n".join(f"- {md(p.label)}: {md(p.text)}" for p in aud.points if p.label)
@@ -312,14 +340,31 @@ def render_cards(
     data: CheckedData,
     evidence: EvidenceKnowledge,
     links: CardLinks,
-) -> list[dict[str, Any]]:
-    """Return the cards for the assessed naltrexone orders (none when nothing was ordered)."""
+    recall: Recall | None = None,
+) -> list[IssuedCard]:
+    """Return the cards for the assessed naltrexone orders (none when nothing was ordered).
+
+    ``recall`` finds an earlier override of the same decision in this ordering session (at
+    order-sign): that order then gets a reminder instead of the full card (reminders.py).
+    """
     build = _Builder(links)
-    cards = [_opioid_card(a, a.order, data, build) for a in assessments if a.order is not None]
+    cards: list[IssuedCard] = []
+    for assessment in assessments:
+        order = assessment.order
+        if order is None:
+            continue
+        decision = decision_key(assessment)
+        override = recall(order.reference, decision) if recall else None
+        card = (
+            _reminder_card(order, override, build)
+            if override is not None
+            else _opioid_card(assessment, order, data, build)
+        )
+        cards.append(IssuedCard(card, order.reference, decision))
     if not cards:
         return []
     if ConditionGroup.ALCOHOL_USE_DISORDER in data.condition_groups:
-        cards.append(_aud_card(evidence, build))
+        cards.append(IssuedCard(_aud_card(evidence, build)))
     if ConditionGroup.LIVER_DISEASE in data.condition_groups:
-        cards.append(_liver_card(evidence, build))
+        cards.append(IssuedCard(_liver_card(evidence, build)))
     return cards

@@ -7,12 +7,12 @@ not wait on, or fail for, the patient's medication history).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from cds_hooks.cards import CardLinks, CheckedData, render_cards
+from cds_hooks.cards import CardLinks, CheckedData, IssuedCard, render_cards
 from cds_hooks.config import CdsSettings
 from cds_hooks.discovery import ServiceDefinition
 from cds_hooks.prefetch import MEDICATION_KEYS, ResolvedData, resolve_data
+from cds_hooks.reminders import Recall
 from cds_hooks.request import HookRequest
 from clinical.assessment import assess_naltrexone_order
 from clinical.conditions import classify_conditions
@@ -54,9 +54,18 @@ def _links(
 
 
 def run_check(
-    hook: HookRequest, service: ServiceDefinition, settings: CdsSettings, *, today: date, base: str
-) -> list[dict[str, Any]]:
-    """Answer one hook call with its cards; ``base`` is the service's public base URL."""
+    hook: HookRequest,
+    service: ServiceDefinition,
+    settings: CdsSettings,
+    *,
+    today: date,
+    base: str,
+    recall: Recall | None = None,
+) -> list[IssuedCard]:
+    """Answer one hook call with its cards; ``base`` is the service's public base URL.
+
+    ``recall`` (order-sign only) finds an order-select override of the same decision.
+    """
     known = load_knowledge(settings.methadone_washout_days)
     drafts, draft_problems = draft_medications(hook)
     orders = [
@@ -90,4 +99,5 @@ def run_check(
         sources=tuple(resolved.sources.values()),
         condition_groups=classify_conditions(conditions.records, known.conditions),
     )
-    return render_cards(assessments, data, known.evidence, _links(hook, service, settings, base))
+    links = _links(hook, service, settings, base)
+    return render_cards(assessments, data, known.evidence, links, recall)

@@ -82,3 +82,9 @@ def find_service(service_id: str) -> ServiceDefinition:
         return _services()[service_id]
     except KeyError:
         raise NotFound(f"There is no CDS service {service_id!r}.", path="id") from None
+
+
+def service_for_hook(hook: str) -> ServiceDefinition:
+    """Return the service that answers ``hook`` (there is one per hook)."""
+    (service,) = (s for s in _services().values() if s.hook == hook)
+    return service

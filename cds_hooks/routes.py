@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from cds_hooks.check import run_check
 from cds_hooks.cors import add_cors_headers
-from cds_hooks.discovery import discovery_document, find_service
+from cds_hooks.discovery import discovery_document, find_service, service_for_hook
 from cds_hooks.errors import (
     CdsError,
     CheckUnavailable,
@@ -35,6 +35,7 @@ from cds_hooks.errors import (
 )
 from cds_hooks.feedback import parse_feedback
 from cds_hooks.gc_pause import collector_paused
+from cds_hooks.reminders import recall_for
 from cds_hooks.request import parse_hook_request
 from cds_hooks.security import VerifiedClient
 from cds_hooks.state import current_state
@@ -155,20 +156,36 @@ def discovery() -> dict[str, Any]:
 def call_service(service_id: str) -> dict[str, Any]:
     """Run the naltrexone opioid-safety check for one hook call and answer its cards."""
     started = time.monotonic()
-    _authenticate()
+    client = _authenticate()
     service = find_service(service_id)
     state = current_state()
     today = current_app.config["TODAY"]()
+    now = datetime.now(UTC)
     with collector_paused():
         hook = parse_hook_request(_json_body(), service)
-        cards = run_check(hook, service, state.settings, today=today, base=_base_url())
+        patient = pseudonym(state.settings.pseudonym_key, hook.patient_id)
+        recall = (
+            recall_for(
+                state.store,
+                select_service_id=service_for_hook("order-select").id,
+                patient_pseudonym=patient,
+                client_issuer=client.issuer if client else None,
+                now=now,
+            )
+            if service.hook == "order-sign"
+            else None
+        )
+        issued = run_check(
+            hook, service, state.settings, today=today, base=_base_url(), recall=recall
+        )
+    cards = [entry.card for entry in issued]
     try:
         state.store.record_cards(
             service_id=service.id,
             hook_instance=hook.hook_instance,
-            patient_pseudonym=pseudonym(state.settings.pseudonym_key, hook.patient_id),
-            cards=cards,
-            issued_at=datetime.now(UTC),
+            patient_pseudonym=patient,
+            cards=issued,
+            issued_at=now,
         )
     except SQLAlchemyError as error:
         # A warning must reach the clinician even when it cannot be recorded for feedback.

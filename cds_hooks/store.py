@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from cds_hooks.cards import IssuedCard
 from cds_hooks.feedback import FeedbackItem
+from cds_hooks.reminders import Override
 
 metadata = MetaData()
 
@@ -45,6 +47,10 @@ issued_cards = Table(
     Column("summary", String(200), nullable=False),
     Column("suggestions", JSON, nullable=False),
     Column("issued_at", String(40), nullable=False),
+    # For the re-alert rule (reminders.py): the draft order an opioid card is about, and a
+    # fingerprint of the decision it stood for.
+    Column("order_reference", String(200)),
+    Column("decision", String(64)),
 )
 
 feedback = Table(
@@ -102,7 +108,7 @@ class CdsStore:
         service_id: str,
         hook_instance: str,
         patient_pseudonym: str | None,
-        cards: Sequence[Mapping[str, Any]],
+        cards: Sequence[IssuedCard],
         issued_at: datetime,
     ) -> None:
         """Keep what was issued for each card, so later feedback can be read against it."""
@@ -110,19 +116,21 @@ class CdsStore:
             return
         rows = [
             {
-                "uuid": card["uuid"],
+                "uuid": issued.card["uuid"],
                 "service_id": service_id,
                 "hook_instance": hook_instance,
                 "patient_pseudonym": patient_pseudonym,
-                "indicator": card["indicator"],
-                "summary": card["summary"],
+                "indicator": issued.card["indicator"],
+                "summary": issued.card["summary"],
                 "suggestions": [
                     {"uuid": s.get("uuid"), "label": s["label"]}
-                    for s in card.get("suggestions", [])
+                    for s in issued.card.get("suggestions", [])
                 ],
                 "issued_at": utc_iso(issued_at),
+                "order_reference": issued.order_reference,
+                "decision": issued.decision,
             }
-            for card in cards
+            for issued in cards
         ]
         with self.engine.begin() as connection:
             connection.execute(insert(issued_cards), rows)
@@ -175,6 +183,55 @@ class CdsStore:
             for row in connection.execute(query):
                 # Column names are str subclasses (quoted_name): plain str for any JSON encoder.
                 yield {str(k): v for k, v in row._mapping.items() if v is not None}
+
+    def find_override(
+        self,
+        *,
+        service_id: str,
+        patient_pseudonym: str,
+        order_reference: str,
+        decision: str,
+        client_issuer: str | None,
+        since: datetime,
+    ) -> Override | None:
+        """Return the latest override with a reason of a matching card issued since ``since``."""
+        issuer = (
+            feedback.c.client_issuer.is_(None)
+            if client_issuer is None
+            else feedback.c.client_issuer == client_issuer
+        )
+        query = (
+            select(
+                issued_cards.c.summary,
+                feedback.c.override_display,
+                feedback.c.override_code,
+                feedback.c.user_comment,
+                feedback.c.outcome_timestamp,
+            )
+            .select_from(feedback.join(issued_cards, feedback.c.card_uuid == issued_cards.c.uuid))
+            .where(
+                issued_cards.c.service_id == service_id,
+                issued_cards.c.patient_pseudonym == patient_pseudonym,
+                issued_cards.c.order_reference == order_reference,
+                issued_cards.c.decision == decision,
+                issued_cards.c.issued_at >= utc_iso(since),
+                feedback.c.outcome == "overridden",
+                feedback.c.override_code.is_not(None),
+                issuer,
+            )
+            .order_by(feedback.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        return Override(
+            summary=row.summary,
+            reason=row.override_display or row.override_code,
+            comment=row.user_comment,
+            at=row.outcome_timestamp,
+        )
 
     def remember_jti(self, issuer: str, jti: str, keep_until: int, *, now: int) -> bool:
         """Record a JWT id; False when this issuer already used it (a replay)."""
