@@ -292,16 +292,19 @@ def _opioid_card(
 def _reminder_card(order: NaltrexoneOrder, override: Override, build: _Builder) -> dict[str, Any]:
     """A short reminder of the override given at order-select, when nothing has changed since."""
     what = order_phrase(order)
+    # The EHR may send only the code: the display is ours (the override reason CodeSystem).
+    known = {r["code"]: r["display"] for r in override_reasons()}
+    reason = known.get(override.reason_code) or override.reason_display or override.reason_code
     comment = f"\n\nComment: {md(override.comment)}" if override.comment else ""
     detail = (
         f"At order selection this card was overridden:\n\n> {md(override.summary)}\n\n"
-        f"Reason given: **{md(override.reason)}**{comment}\n\n"
+        f"Reason given: **{md(reason)}**{comment}\n\n"
         "Nothing the card was based on has changed since; it is not asked again. "
         "Remove the order if the reason no longer holds."
     )
     return build.card(
         "warning",
-        f"Reminder: the opioid card for {what} was overridden at selection ({override.reason}).",
+        f"Reminder: the opioid card for {what} was overridden at selection ({reason}).",
         detail,
         links=[build.app_link("Open the LDN opioid review", {"order": order.reference})],
     )

@@ -41,7 +41,8 @@ class Override:
     """An order-select card that was overridden: what it said, why, and when."""
 
     summary: str
-    reason: str
+    reason_code: str
+    reason_display: str | None
     comment: str | None
     at: str
 

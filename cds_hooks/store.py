@@ -228,7 +228,8 @@ class CdsStore:
             return None
         return Override(
             summary=row.summary,
-            reason=row.override_display or row.override_code,
+            reason_code=row.override_code,
+            reason_display=row.override_display,
             comment=row.user_comment,
             at=row.outcome_timestamp,
         )

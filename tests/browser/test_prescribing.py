@@ -85,3 +85,28 @@ def test_overriding_a_critical_card_with_a_reason_and_comment_stores_the_feedbac
         code,
         comment,
     )
+
+
+@pytest.mark.browser
+def test_an_override_at_select_gives_a_reminder_not_a_second_card_at_sign(
+    page: Page, demo: Demo
+) -> None:
+    open_order_page(page, demo, "oxycodone-active")
+    card = page.locator("article.card.critical").first
+    uuid = card_uuid(card, "override")
+    card.get_by_label("Reason").select_option(index=1)
+    card.get_by_role("button", name="Override").click()
+    page.locator("article.card .decided").first.wait_for()
+
+    page.get_by_role("button", name="Sign").click()
+    page.get_by_role("heading", name="Decision support (order-sign)").wait_for()
+    # The sign-time answer reminds, names the override, and asks for nothing a second time.
+    reminder = page.locator("article.card").first
+    assert reminder.get_attribute("class") == "card warning"
+    assert reminder.locator(".summary").inner_text().startswith("Reminder: the opioid card")
+    assert reminder.locator("form").count() == 0
+    page.get_by_text("The order is signed").wait_for()
+    assert page.locator("article.card.critical").count() == 0
+    # One override in the EHR's feedback, not two.
+    (row,) = feedback_rows(demo, uuid)
+    assert row["outcome"] == "overridden"
