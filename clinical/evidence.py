@@ -3,7 +3,7 @@
 The content is the whole source article, section by section, restated in the project's own words
 in ``clinical/data/evidence.json``; each point names the article section it comes from and each
 condition carries an evidence grade. This module orders it for a patient (section "Evidence by
-Condition" of the article, and DESIGN §3: the patient's own conditions first), so that HTML and
+Condition" of the article, with the patient's own conditions first), so that HTML and
 plain-text renderers need to know nothing about the article.
 """
 
