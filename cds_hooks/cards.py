@@ -36,6 +36,8 @@ from clinical.wording import day, exposure_words
 from fhir_profiles.artefacts import OVERRIDE_REASON_SYSTEM, load_artefact
 
 SOURCE_LABEL = "LDN Opioid-Safety"
+# The evidence point the liver card quotes, by its code in clinical/data/evidence.json.
+LIVER_RISK_POINT = "liver-risk"
 CRITICAL_STATUSES = frozenset(
     {
         AssessmentStatus.DO_NOT_START,
@@ -323,13 +325,7 @@ def _aud_card(evidence: EvidenceKnowledge, build: _Builder) -> dict[str, Any]:
 
 
 def _liver_card(evidence: EvidenceKnowledge, build: _Builder) -> dict[str, Any]:
-    point = next(
-        p
-        for section in evidence.sections
-        if ConditionGroup.LIVER_DISEASE in section.related_groups
-        for p in section.points
-        if p.label == "Liver"
-    )
+    point = evidence.point(LIVER_RISK_POINT)
     return build.card(
         "info",
         "Liver disease on the chart: lower liver risk at low dose is an inference, not a finding.",

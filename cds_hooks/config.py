@@ -15,7 +15,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 DEFAULTS: dict[str, Any] = {
-    # issuer -> {"jwks_url": ...} or {"jwks": {...}}, optionally "jku": [allowed JWK Set URLs]
+    # issuer -> {"jwks_url": ...} and/or {"jwks": {...}} (inline wins: a pinned copy, never
+    # fetched), optionally "jku": [other JWK Set URLs a token may name; jwks_url always may]
     "CDS_TRUSTED_CLIENTS": {},
     # Development only: accept calls without a client JWT. Logged loudly at start and per call.
     "CDS_INSECURE_DEV_NO_JWT": False,
@@ -56,12 +57,21 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class TrustedClient:
-    """One CDS client (EHR) allowed to call: its issuer and where its keys come from."""
+    """One CDS client (EHR) allowed to call: its issuer and where its keys come from.
+
+    ``jwks`` is an inline JWK Set: a pinned copy of the keys at the URLs the client names in a
+    ``jku`` header, so with it nothing is ever fetched. ``allowed_jku`` lists the other URLs a
+    token's ``jku`` may name; the configured ``jwks_url`` is always one of them.
+    """
 
     issuer: str
     jwks_url: str | None
     jwks: Mapping[str, Any] | None
     allowed_jku: tuple[str, ...] = ()
+
+    def jku_allowed(self, url: object) -> bool:
+        """Say whether a token's ``jku`` header may name ``url`` for this issuer."""
+        return isinstance(url, str) and (url == self.jwks_url or url in self.allowed_jku)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +142,9 @@ def _trusted_clients(value: object) -> dict[str, TrustedClient]:
         raise ConfigError(f'{name} must map each issuer to {{"jwks_url": ...}} or {{"jwks": ...}}')
     clients = {}
     for issuer, entry in value.items():
-        if not isinstance(entry, Mapping) or ("jwks_url" in entry) == ("jwks" in entry):
-            raise ConfigError(f"{name}[{issuer!r}] needs exactly one of jwks_url or jwks")
+        # Both given: the inline set is a pinned copy of the keys at jwks_url (never fetched).
+        if not isinstance(entry, Mapping) or not ("jwks_url" in entry or "jwks" in entry):
+            raise ConfigError(f"{name}[{issuer!r}] needs jwks_url, jwks, or both")
         jwks = entry.get("jwks")
         if jwks is not None and not (
             isinstance(jwks, Mapping) and isinstance(jwks.get("keys"), list)

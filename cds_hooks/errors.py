@@ -58,6 +58,8 @@ class Unauthorized(CdsError):
             headers={"WWW-Authenticate": 'Bearer realm="cds-services", error="invalid_token"'},
         )
         self.reason = reason
+        # The issuer the refused token claimed (unverified), for the operator's log.
+        self.issuer: str | None = None
 
 
 class NotFound(CdsError):

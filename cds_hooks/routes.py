@@ -85,11 +85,19 @@ def _cors(response: Response) -> Response:
 @blueprint.errorhandler(CdsError)
 def _cds_error(error: CdsError) -> Response:
     if isinstance(error, Unauthorized):
-        # The reason category only: never the token, its claims or the issuer.
-        log.info(
-            "client JWT refused: %s",
+        # Loud, so that a refused client is never a silent state (a client may show its own
+        # "all clear" for a 401). The reason and claimed issuer only: never the token.
+        log.warning(
+            "client JWT refused: %s (issuer %s); see docs/cds-hooks.md, Security",
             error.reason,
-            extra={"event": "client-refused", "status": 401, "path": request.path},
+            error.issuer or "not given",
+            extra={
+                "event": "client-refused",
+                "status": 401,
+                "path": request.path,
+                "reason": error.reason,
+                "issuer": error.issuer,
+            },
         )
     return error.response()
 

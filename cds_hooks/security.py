@@ -104,7 +104,17 @@ class ClientVerifier:
         self._now = now
 
     def verify(self, authorization: str | None, audience: str) -> VerifiedClient:
-        """Check the ``Authorization`` header value for a call to ``audience`` (the exact URL)."""
+        """Check the ``Authorization`` header value for a call to ``audience`` (the exact URL).
+
+        A refusal carries the issuer the token claims, for the operator's log (never the token).
+        """
+        try:
+            return self._verify(authorization, audience)
+        except Unauthorized as refused:
+            refused.issuer = _claimed_issuer(authorization)
+            raise
+
+    def _verify(self, authorization: str | None, audience: str) -> VerifiedClient:
         token = _bearer(authorization)
         header, claims = _unverified_parts(token)
         if header.get("alg") not in ALGORITHMS:
@@ -142,12 +152,18 @@ class ClientVerifier:
         return VerifiedClient(client.issuer, tenant if isinstance(tenant, str) else None)
 
     def _key(self, client: TrustedClient, jku: object, kid: str) -> Any:
-        if jku is not None and jku not in client.allowed_jku:
+        """Pick the key named ``kid``; a ``jku`` off the issuer's list is refused, never fetched."""
+        if jku is not None and not client.jku_allowed(jku):
             raise Unauthorized("jku-not-allowed")
-        url = jku if isinstance(jku, str) else client.jwks_url
+        if client.jwks is not None:
+            # The inline set is the pinned copy of the allowed URLs' keys: nothing is fetched.
+            return _inline_key(client.jwks, kid)
+        return self._fetched_key(jku if isinstance(jku, str) else client.jwks_url, kid)
+
+    def _fetched_key(self, url: str | None, kid: str) -> Any:
+        if url is None:  # config.py makes every client name jwks_url or jwks
+            raise Unauthorized("no-jwks-configured")
         try:
-            if url is None:
-                return KeySet.import_key_set(client.jwks).get_by_kid(kid)  # type: ignore[arg-type]
             try:
                 return self._jwks.get(url).get_by_kid(kid)
             except JoseError:
@@ -159,11 +175,29 @@ class ClientVerifier:
             raise Unauthorized("jwks-unavailable") from None
 
 
+def _inline_key(jwks: Mapping[str, Any], kid: str) -> Any:
+    try:
+        return KeySet.import_key_set(jwks).get_by_kid(kid)  # type: ignore[arg-type]
+    except JoseError:
+        raise Unauthorized("kid-not-in-inline-jwks") from None
+
+
 def _bearer(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("no-bearer-token")
     return token.strip()
+
+
+def _claimed_issuer(authorization: str | None) -> str | None:
+    """Return the ``iss`` a token claims, shortened and printable, or None when there is none."""
+    try:
+        issuer = _unverified_parts(_bearer(authorization))[1].get("iss")
+    except Unauthorized:
+        return None
+    if not isinstance(issuer, str):
+        return None
+    return "".join(c if c.isprintable() else "?" for c in issuer[:200])
 
 
 def _unverified_parts(token: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:

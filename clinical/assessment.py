@@ -97,7 +97,7 @@ def decide(
     *,
     unchecked: tuple[str, ...] = (),
 ) -> Assessment:
-    """Turn an exposure review into the decision (DESIGN.md sections 3 and 7: fail safe)."""
+    """Turn an exposure review into the decision (fail safe: uncertainty is never an all-clear)."""
     findings = tuple(e for e in review.exposures if e.state is not ExposureState.PAST)
     past = tuple(e for e in review.exposures if e.state is ExposureState.PAST)
     not_checked = (*unchecked, *(f"{u.reference}: {u.reason}" for u in review.unchecked))

@@ -3,7 +3,7 @@
 The content is the whole source article, section by section, restated in the project's own words
 in ``clinical/data/evidence.json``; each point names the article section it comes from and each
 condition carries an evidence grade. This module orders it for a patient (section "Evidence by
-Condition" of the article, and DESIGN §3: the patient's own conditions first), so that HTML and
+Condition" of the article, with the patient's own conditions first), so that HTML and
 plain-text renderers need to know nothing about the article.
 """
 
@@ -42,11 +42,16 @@ class EvidenceGrade:
 
 @dataclass(frozen=True, slots=True)
 class EvidencePoint:
-    """One fact, with an optional short lead-in label and the article section it comes from."""
+    """One fact, with an optional short lead-in label and the article section it comes from.
+
+    ``key`` is a stable code for the few points other parts of the product quote (a CDS card),
+    so that they find a point by code: its ``label`` is wording and may change.
+    """
 
     text: str
     source: ArticleSection
     label: str | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +122,13 @@ class EvidenceKnowledge:
         keys = [entry.key for entry in conditions] + [entry.key for entry in general]
         if len(set(keys)) != len(keys):
             raise ValueError(f"{DATA_FILE}: section keys must be unique")
+        points = [
+            *(p for c in conditions for p in c.points),
+            *(p for g in general for p in g.points),
+        ]
+        point_keys = [p.key for p in points if p.key]
+        if len(set(point_keys)) != len(point_keys):
+            raise ValueError(f"{DATA_FILE}: point keys must be unique")
         return cls(
             title=data["title"],
             version=data["version"],
@@ -127,6 +139,15 @@ class EvidenceKnowledge:
             conditions=conditions,
             sections=general,
         )
+
+    def point(self, key: str) -> EvidencePoint:
+        """Return the point with ``key``; an unknown key is a ``KeyError``."""
+        entries: tuple[ConditionEvidence | GeneralSection, ...] = (*self.conditions, *self.sections)
+        for entry in entries:
+            for point in entry.points:
+                if point.key == key:
+                    return point
+        raise KeyError(key)
 
     def grade(self, code: str) -> EvidenceGrade:
         """Return the grade with ``code``; an unknown code is a ``KeyError``."""
@@ -152,7 +173,9 @@ class _Reader:
 
     def points(self, entries: list[Mapping[str, Any]]) -> tuple[EvidencePoint, ...]:
         return tuple(
-            EvidencePoint(entry["text"], self.section(entry["source"]), entry.get("label"))
+            EvidencePoint(
+                entry["text"], self.section(entry["source"]), entry.get("label"), entry.get("key")
+            )
             for entry in entries
         )
 

@@ -1,4 +1,4 @@
-"""Review a patient's medication records for opioid exposure and its washout (DESIGN.md section 3).
+"""Review a patient's medication records for opioid exposure and its washout.
 
 Each record with an opioid gets a state:
 

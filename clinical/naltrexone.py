@@ -1,4 +1,4 @@
-"""Recognise a naltrexone (or other opioid-antagonist) order and its dose (DESIGN.md section 3).
+"""Recognise a naltrexone (or other opioid-antagonist) order and its dose; LDN is 5 mg or less.
 
 An order is naltrexone when a coding carries RxNorm ingredient 7243 or a known naltrexone product
 code, when a Medication lists a naltrexone ingredient, or when its text names naltrexone ("LDN",

@@ -1,6 +1,6 @@
 """Opioid knowledge (from ``clinical/data``) and the rule that tells whether a medication is one.
 
-DESIGN.md section 3, "Opioid exposure": any systemic opioid agonist or partial agonist counts,
+What counts as opioid exposure: any systemic opioid agonist or partial agonist counts,
 found by RxNorm product or ingredient code, by brand or generic name in a display or text, or by
 the ingredients of a contained or referenced Medication. Opioids with sequestered naltrexone
 (Embeda, Troxyca) are opioids; naloxone alone, naltrexone and the other antagonists, loperamide
@@ -321,7 +321,7 @@ def label_of(medication: Medication) -> str | None:
 
 
 def identify_opioid(medication: Medication, knowledge: OpioidKnowledge) -> OpioidMatch | None:
-    """Tell whether a medication is an opioid, and by which evidence (DESIGN.md section 3).
+    """Tell whether a medication is an opioid, and by which evidence.
 
     A product code decides alone; otherwise ingredient codes, then brand and generic names in
     the product's and ingredients' texts, where long-acting or depot words raise the class.

@@ -90,7 +90,7 @@ def plan_status(schedule: TitrationSchedule, assessment: Assessment) -> str:
 
     Only a review that found nothing, or a wait that ends on or before the start date, lets the
     plan be active: a plan saved under any other outcome is kept as a draft, so the chart never
-    shows an active plan the opioid review does not support (DESIGN.md section 7, fail safe).
+    shows an active plan the opioid review does not support (fail safe).
     """
     if assessment.status is AssessmentStatus.SAFE_TO_START:
         return "active"

@@ -2,7 +2,7 @@
 
 The CarePlan and its evidence DocumentReference are created together, each with a business
 identifier, by conditional create (``ifNoneExist``), so a retried save finds what the first one
-wrote instead of writing it twice (DESIGN.md section 7). The caller makes one UUID per plan; the
+wrote instead of writing it twice: writes are idempotent. The caller makes one UUID per plan; the
 DocumentReference's identifier and both transaction ``fullUrl`` values are derived from it, so a
 retry sends exactly the same transaction.
 """

@@ -1,6 +1,6 @@
 """Put the titration CarePlan and its evidence DocumentReference in one transaction Bundle.
 
-DESIGN.md section 7: the two are saved together or not at all (a FHIR ``transaction``), and a
+The two are saved together or not at all (a FHIR ``transaction``), and a
 retried save writes nothing new: each entry is a conditional create on its business identifier
 (``ifNoneExist``). The DocumentReference points at the CarePlan's ``urn:uuid`` fullUrl, which the
 server rewrites to the CarePlan's id, the new one or, on a retry, the one already stored (FHIR R4

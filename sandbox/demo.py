@@ -32,6 +32,7 @@ from flask import Flask
 from joserfc.jwk import ECKey
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from sandbox import reference_client
 from sandbox.app import create_sandbox_app
 from sandbox.fhir_server import LOOPBACK, FhirServer, FhirServerStartError, free_loopback_port
 from sandbox.loader import SampleLoadError, load_samples
@@ -197,7 +198,12 @@ class Demo:
             "PUBLIC_BASE_URL": self.urls.product,
             "DATABASE_URL": f"sqlite:///{product_dir / 'cds-hooks.sqlite3'}",
             "SESSION_DIR": str(product_dir / "sessions"),
-            "CDS_TRUSTED_CLIENTS": {settings.cds_issuer: {"jwks_url": settings.cds_jwks_url}},
+            # The sandbox EHR, and the reference client (CDS Hooks Sandbox) for a try-out.
+            "CDS_TRUSTED_CLIENTS": {
+                settings.cds_issuer: {"jwks_url": settings.cds_jwks_url},
+                reference_client.ISSUER: reference_client.trusted_client(),
+            },
+            "CDS_CORS_ORIGINS": [reference_client.ISSUER],
             "CDS_ALLOWED_FHIR_SERVERS": [settings.fhir_base],
             # So that the printed discovery URL opens in a browser; hook calls still need a JWT.
             "CDS_DISCOVERY_REQUIRES_JWT": False,
@@ -262,6 +268,8 @@ def instructions(urls: DemoUrls, data_dir: Path, kept: bool) -> str:
         '     "Sign" runs order-sign. Accept "Remove the naltrexone order", or override the card',
         "     with a reason; either way the decision goes back to the service as feedback.",
         '  3. "Launch the LDN app (EHR launch)": the app opens inside the EHR, from another host.',
+        "",
+        *reference_client.try_out_instructions(urls.cds_discovery, trusted=True),
         "",
         f"Data: {data_dir} ({where})",
     ]

@@ -1,10 +1,10 @@
 """Read the patient's chart through FHIR and assemble what the opioid review page shows.
 
 The decision is ``clinical.assessment.assess_naltrexone_order``, the same function the CDS card
-calls, so the app and the card always agree. Reading fails safe (DESIGN.md section 7): a
-medication search that fails is passed to the assessment as data that could not be checked (the
-status becomes "uncertain", never "safe"), and when no medication source at all could be read the
-page is an error, never "no opioids".
+calls, so the app and the card always agree. Reading fails safe, so a failure never produces an
+all-clear: a medication search that fails is passed to the assessment as data that could not be
+checked (the status becomes "uncertain", never "safe"), and when no medication source at all could
+be read the page is an error, never "no opioids".
 """
 
 from __future__ import annotations

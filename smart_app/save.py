@@ -1,9 +1,9 @@
 """Save the titration plan and its evidence summary to the chart: one transaction, no duplicates.
 
 The CarePlan and the DocumentReference are built by ``fhir_profiles`` and sent in one
-transaction Bundle with conditional creates on identifiers derived from the plan's UUID
-(DESIGN.md section 7): both are saved or neither is, and sending the same plan again (a double
-click, a retry after a timeout) finds the first copy instead of making a second.
+transaction Bundle with conditional creates on identifiers derived from the plan's UUID, so the
+write is atomic and idempotent: both are saved or neither is, and sending the same plan again (a
+double click, a retry after a timeout) finds the first copy instead of making a second.
 """
 
 from __future__ import annotations

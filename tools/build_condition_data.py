@@ -1,10 +1,10 @@
-"""Build ``clinical/data/conditions.json`` from the shared terminology folder.
+"""Build ``clinical/data/conditions.json`` from the repository's terminology snapshot.
 
 The result tells ``clinical.conditions`` which Condition codes belong to each condition group the
 product reasons about (the article's conditions plus the cautions: opioid use disorder, liver
 disease). For each group it records SNOMED CT codes, ICD-10-CM codes and category prefixes, and the
 words used when a Condition carries no recognised code, each code naming the source lists it came
-from. Sources, all under ``../shared/terminology`` (see its README):
+from. Sources, all under ``terminology/`` (see its README):
 
 * ``conditions/ldn-conditions.json``: the curated core codes per condition and the ICD-10-CM
   prefixes (multiple sclerosis matches ``G35`` because ICD-10-CM FY2026 split it).
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TERMINOLOGY = REPO.parent / "shared" / "terminology"
+DEFAULT_TERMINOLOGY = REPO / "terminology"
 OUTPUT = REPO / "clinical" / "data" / "conditions.json"
 
 SNOMED = "http://snomed.info/sct"

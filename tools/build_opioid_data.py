@@ -1,14 +1,15 @@
 """Build ``clinical/data/opioids.json``, ``naltrexone.json`` and ``washouts.json``.
 
-Sources, all under ``../shared/terminology`` (see its README for where each list came from):
+Sources, all under ``terminology/`` (see its README for where each list came from):
 
 * ``opioids/opioid-ingredients.json``: opioid ingredients (RxCUI, pharmacology, default class).
 * ``opioids/cdc/*.json``: the CDC opioid guideline value sets (expanded) and the OMTK 2020
   product -> opioid ingredient table.
 * ``naltrexone/naltrexone-codes.json`` and ``naltrexone/vsac/*.json``: naltrexone and antagonist
   codes, the opioid + naltrexone products, and the VSAC buprenorphine/methadone sets.
-* ``../shared/clinical/ldn-evidence-article.txt``: the washout windows (section "The Critical
-  Safety Issue: Opioids"), restated in the project's own words below.
+* the clinical source article (``ldn-evidence-article.txt``, kept outside the repository): the
+  washout windows (section "The Critical Safety Issue: Opioids"), restated in the project's own
+  words below.
 
 Choices made here (reviewed through the diff of the JSON):
 
@@ -27,7 +28,7 @@ Choices made here (reviewed through the diff of the JSON):
   are caught.
 * Loperamide and diphenoxylate are dropped from the ingredients (they act on opioid receptors but
   carry no withdrawal risk) and listed, with the antagonists, as exclusions.
-* Brand names are curated below; each brand found in the RxNorm names of the shared lists is
+* Brand names are curated below; each brand found in the RxNorm names of the code lists is
   checked against them (same opioid ingredients, class among the brand's product classes).
 * ATC codes are left out (bulk redistribution needs WHO permission).
 
@@ -52,17 +53,16 @@ from typing import Any
 from clinical.text import words
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-DEFAULT_TERMINOLOGY = SHARED / "terminology"
+DEFAULT_TERMINOLOGY = REPO / "terminology"
 OUTPUT = REPO / "clinical" / "data"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-ARTICLE = "shared/clinical/ldn-evidence-article.txt"
+ARTICLE = "ldn-evidence-article.txt (the clinical source article)"
 ARTICLE_SECTION = "The Critical Safety Issue: Opioids"
 
 SHORT, LONG, BUP, METH = "short-acting", "long-acting", "buprenorphine", "methadone"
 CLASS_ORDER = (SHORT, LONG, BUP, METH)
 
-# RxNorm concepts the shared terminology names only in prose, not in a code list: without them a
+# RxNorm concepts the terminology snapshot names only in prose, not in a code list: without them a
 # record coded with one and no display could not be cleared, so it would be "unchecked".
 # 352364: the multi-ingredient concept buprenorphine / naloxone (naltrexone/naltrexone-codes.json,
 # "notNaltrexone", which warns that a public demo data set mislabels it as naltrexone).
@@ -70,7 +70,7 @@ NOTED_PRODUCTS = {"352364": "buprenorphine / naloxone"}
 NOTED_PRODUCTS_LIST = "noted:naltrexone/naltrexone-codes.json#notNaltrexone"
 
 # Ingredients the CDC lists carry that opioid-ingredients.json does not; their RxCUIs are not in
-# the shared terminology, so they are matched by product code and by name only.
+# the terminology snapshot, so they are matched by product code and by name only.
 EXTRA_INGREDIENTS: dict[str, dict[str, Any]] = {
     "heroin": {"pharmacology": "full agonist", "synonyms": ["diamorphine", "diacetylmorphine"]},
     "pholcodine": {"pharmacology": "antitussive opioid (morphine derivative)", "synonyms": []},
@@ -582,7 +582,7 @@ class Builder:
             "ingredient": {"rxcui": "7243", "name": "naltrexone"},
             "ldnMaxMgPerDose": 5,
             "ldnSource": (
-                "shared/DESIGN.md section 3: LDN is a dose of 5 mg or less per administration; the "
+                "The product's rule: LDN is a dose of 5 mg or less per administration; the "
                 "article's LDN range is 1.5 to 4.5 mg."
             ),
             "names": ["naltrexone", "Revia", "Depade", "Vivitrol"],

@@ -1,13 +1,13 @@
-"""Build the project's FHIR ValueSets from the shared terminology snapshot.
+"""Build the project's FHIR ValueSets from the terminology snapshot.
 
-Reads ``../shared/terminology`` (or ``$LDN_SHARED_TERMINOLOGY``) and writes R4 ValueSets with a
+Reads ``terminology/`` (or ``$LDN_TERMINOLOGY``) and writes R4 ValueSets with a
 ``compose`` (the rule, as enumerated codes) and an ``expansion`` (the resulting codes) into
 ``fhir_profiles/valuesets/``, in the manner of the CDC opioid IG (cqframework/opioid-cds-r4). Each
 ValueSet names its sources (repository, path and commit) in its description and carries the
 copyright notes of the code systems it uses. It also writes one ValueSet per project CodeSystem
 in ``fhir_profiles/codesystems/``.
 
-Codes retire and change: refresh the shared snapshot with RxNorm's RxNav service and rerun::
+Codes retire and change: refresh ``terminology/`` (RxNorm with NLM's RxNav service) and rerun::
 
     python tools/build_valuesets.py
 """
@@ -27,7 +27,7 @@ from typing import Any
 from fhir_profiles.artefacts import ARTEFACT_VERSION, PACKAGE_DIR, canonical
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("LDN_SHARED_TERMINOLOGY", REPO.parent / "shared" / "terminology"))
+SHARED = Path(os.environ.get("LDN_TERMINOLOGY", REPO / "terminology"))
 OUT_DIR = PACKAGE_DIR / "valuesets"
 CODESYSTEM_DIR = PACKAGE_DIR / "codesystems"
 
@@ -48,7 +48,7 @@ COPYRIGHT = {
 }
 CDC_COPYRIGHT = "CDC opioid value set content © CDC 2016+, published under CC0 by cqframework."
 
-# The shared README: loperamide and diphenoxylate act on opioid receptors but carry no
+# The terminology README: loperamide and diphenoxylate act on opioid receptors but carry no
 # withdrawal risk, so they do not block naltrexone.
 NOT_WITHDRAWAL_RISK = {"loperamide", "diphenoxylate"}
 
@@ -84,10 +84,10 @@ class Source:
 
 
 def read_json(relative: str) -> Any:
-    """Return the parsed JSON of a file in the shared terminology folder."""
+    """Return the parsed JSON of a file in the terminology snapshot."""
     path = SHARED / relative
     if not path.is_file():
-        raise SystemExit(f"missing {path}: set LDN_SHARED_TERMINOLOGY to the terminology folder")
+        raise SystemExit(f"missing {path}: set LDN_TERMINOLOGY to the terminology folder")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

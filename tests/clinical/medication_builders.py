@@ -1,7 +1,8 @@
-"""Small builders for medication records, and the shared terminology as ground truth.
+"""Small builders for medication records, and the terminology snapshot as ground truth.
 
-The ground truth is read from ``../shared/terminology`` (beside the clone, as in CI), never from
-the project's own data files, so that a wrong data file cannot agree with itself.
+The ground truth is read from the repository's ``terminology/`` folder (the public code lists the
+data files are built from), never from the project's own data files, so that a wrong data file
+cannot agree with itself.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from clinical.records import (
     Source,
 )
 
-TERMINOLOGY = Path(__file__).parents[2].parent / "shared" / "terminology"
+TERMINOLOGY = Path(__file__).parents[2] / "terminology"
 CDC = TERMINOLOGY / "opioids" / "cdc"
 OMTK = "cdc-omtk-drug-ingredients-2020.json"
 
@@ -75,7 +76,7 @@ def _read(path: Path) -> Any:
 
 @cache
 def cdc_value_sets() -> dict[str, tuple[tuple[str, str], ...]]:
-    """Return each shared CDC opioid value set as (code, display) pairs, keyed by set id."""
+    """Return each CDC opioid value set as (code, display) pairs, keyed by set id."""
     sets = {}
     for path in sorted(CDC.glob("cdc-*.json")):
         if path.name != OMTK:
@@ -111,5 +112,11 @@ def naloxone_only() -> frozenset[str]:
 
 
 def shared(relative: str) -> Any:
-    """Read one shared terminology file."""
-    return _read(TERMINOLOGY / relative)
+    """Read one file of the terminology snapshot (``relative`` to ``terminology/``)."""
+    path = TERMINOLOGY / relative
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{relative} is not in terminology/: copy it there from its source with its "
+            "provenance and list it in terminology/README.md"
+        )
+    return _read(path)

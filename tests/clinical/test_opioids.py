@@ -379,7 +379,7 @@ def test_load_is_cached() -> None:
     assert OpioidKnowledge.load() is KNOWLEDGE
 
 
-def test_committed_data_matches_the_shared_terminology(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_committed_data_matches_the_terminology_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     builder = Path(__file__).parents[2] / "tools" / "build_opioid_data.py"
     spec = importlib.util.spec_from_file_location("build_opioid_data", builder)
     assert spec is not None

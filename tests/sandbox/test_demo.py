@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from click.testing import CliRunner
 
 from ldn_safety.app import create_app
 from ldn_safety.cli import main
-from sandbox.demo import Demo, DemoError, DemoPorts
+from sandbox import reference_client
+from sandbox.demo import Demo, DemoError, DemoPorts, instructions
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +35,16 @@ def test_the_demo_answers_on_every_printed_url_and_stops(tmp_path: Path) -> None
             "ldn-naltrexone-order-select",
             "ldn-naltrexone-order-sign",
         }
+        # Ready for the CDS Hooks Sandbox: CORS for its origin, its issuer trusted (printed too).
+        from_reference = requests.get(
+            urls.cds_discovery, headers={"Origin": reference_client.ISSUER}, timeout=30
+        )
+        assert from_reference.headers["Access-Control-Allow-Origin"] == reference_client.ISSUER
+        trusted = demo.product_app.extensions["cds_hooks"].settings.trusted_clients
+        assert trusted[reference_client.ISSUER].jku_allowed(reference_client.JWKS_URL)
+        printed = instructions(urls, tmp_path, kept=False)
+        assert f"paste as CDS service discovery URL   {urls.cds_discovery}" in printed
+        assert json.dumps(reference_client.PUBLIC_JWKS, separators=(",", ":")) in printed
         smart = requests.get(urls.smart_configuration, timeout=30).json()
         assert smart["authorization_endpoint"].startswith(urls.ehr.removesuffix("/ehr/"))
         assert requests.get(f"{urls.fhir}/metadata", timeout=30).status_code == 200
