@@ -1,0 +1,1 @@
+"""Benchmarks of the deployable, every figure measured side by side in one run."""

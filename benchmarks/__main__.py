@@ -1,0 +1,131 @@
+"""Run the benchmark suite, print one table per part and write them all to a results file.
+
+Usage (from the repository, after ``bash scripts/setup``)::
+
+    .venv/bin/python -m benchmarks [--quick] [--out FILE]
+
+Every ratio compares figures measured in the same run, on the same machine, interleaved where
+they can be: the machines this runs on are shared, and absolute times are not comparable from
+one run to the next. Nothing here passes or fails; docs/performance.md says what the targets are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import hook, naive
+from benchmarks.machine import describe
+from benchmarks.stats import ms
+from tools.bench_cds import CdsBench, default_calls, measure
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = [10, 100, 1_000, 10_000]
+
+
+def _hook_table(rows: list[hook.HookRow]) -> list[str]:
+    lines = [
+        "## 1. The hook under `ldn-safety serve` (2 gthread workers), signed calls",
+        "",
+        "| records | body MB | calls | LDN median / p95 ms | no-naltrexone median / p95 ms "
+        "| bare parse median ms | LDN / no-naltrexone | LDN / bare | critical cards |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.records:,} | {r.body_bytes / 1e6:.2f} | {len(r.ldn.samples)} "
+            f"| {ms(r.ldn.median)} / {ms(r.ldn.p95)} "
+            f"| {ms(r.no_naltrexone.median)} / {ms(r.no_naltrexone.p95)} "
+            f"| {ms(r.bare.median)} | {r.ldn.median / r.no_naltrexone.median:.2f}x "
+            f"| {r.ldn.median / r.bare.median:.2f}x | {r.critical_cards} |"
+        )
+    return lines
+
+
+def _phase_table(rows: list[object]) -> list[str]:
+    lines = [
+        "## 2. Where the time goes (in process, Flask test client; medians)",
+        "",
+        "| records | median ms | parse ms | map ms | rules ms "
+        "| rest ms (JWT, checks, cards, store) | whole / parse | peak memory / body |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        peak = f"{r.peak_bytes / r.body_bytes:.1f}x" if r.peak_bytes else "-"  # type: ignore[attr-defined]
+        lines.append(
+            f"| {r.records:,} | {ms(r.median)} | {ms(r.parse)} | {ms(r.mapping)} "  # type: ignore[attr-defined]
+            f"| {ms(r.rules)} | {ms(r.rest)} | {r.median / r.parse:.1f}x | {peak} |"  # type: ignore[attr-defined]
+        )
+    return lines
+
+
+def main() -> int:
+    """Run every part and report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    parser.add_argument("--out", type=Path, help="results file (default: var/benchmarks/...)")
+    args = parser.parse_args()
+    started = datetime.now(UTC)
+    sizes = SIZES[:3] if args.quick else SIZES
+
+    def repeats(records: int) -> int:
+        full = max(7, min(41, 20_000 // max(records, 1)))
+        return 3 if args.quick else full
+
+    report = [
+        f"# Benchmarks, {started:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Machine: {describe()}",
+        f"Command: python -m benchmarks{' --quick' if args.quick else ''}",
+        "",
+    ]
+    rows, rate, memory = hook.run(
+        sizes,
+        repeats,
+        throughput_calls=64 if args.quick else 640,
+        memory_checkpoints=[100, 300] if args.quick else [1_000, 10_000],
+    )
+    report += _hook_table(rows)
+    report += [
+        "",
+        f"Throughput at {rate.clients} concurrent clients ({rate.records} records): "
+        f"LDN {rate.ldn_per_second:.1f}/s, no-naltrexone {rate.no_naltrexone_per_second:.1f}/s "
+        f"({rate.ldn_per_second / rate.no_naltrexone_per_second:.2f}x); errors {rate.errors}.",
+        "Workers' resident memory: "
+        + ", ".join(f"{m.rss_bytes / 1e6:.0f} MB after {m.calls:,} calls" for m in memory)
+        + (
+            f" (growth {memory[-1].rss_bytes / memory[0].rss_bytes - 1:+.1%})"
+            if len(memory) > 1
+            else ""
+        ),
+        "",
+    ]
+    with tempfile.TemporaryDirectory() as workdir, CdsBench(Path(workdir)) as bench:
+        phase_rows = [
+            measure(bench, n, 3 if args.quick else default_calls(n), trace_memory=n == sizes[-1])
+            for n in sizes
+        ]
+    report += _phase_table(phase_rows)  # type: ignore[arg-type]
+    naive_row = naive.run(1_000, runs=1 if args.quick else 3)
+    report += [
+        "",
+        "## 3. The naive path at 1,000 records (best of runs)",
+        "",
+        f"fhir.resources R4B model validation {ms(naive_row.models)} ms against the product's "
+        f"mapping {ms(naive_row.mapping)} ms: "
+        f"{naive_row.models / naive_row.mapping:.1f}x.",
+    ]
+    text = "\n".join(report) + "\n"
+    print(text)
+    out = args.out or ROOT / "var" / "benchmarks" / f"results-{started:%Y%m%dT%H%M%S}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"written to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

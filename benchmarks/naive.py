@@ -1,0 +1,52 @@
+"""The naive path: validate the prefetch into fhir.resources models, against the product's mapping.
+
+Full model validation is what a FHIR library offers first; the product maps the JSON it needs
+instead (fhir_profiles.mapping) and keeps models for what it writes. This measures why, at one
+chart size, side by side in the same process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fhir.resources.R4B.bundle import Bundle
+
+from benchmarks.charts import chart_prefetch
+from fhir_profiles.mapping import read_medication_records
+
+
+@dataclass(frozen=True, slots=True)
+class NaiveRow:
+    """Seconds to turn one prefetch's medication Bundles into something the rules can read."""
+
+    records: int
+    mapping: float
+    models: float
+
+
+def _best(runs: int, work: Any) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        began = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
+def run(records: int = 1_000, runs: int = 3) -> NaiveRow:
+    """Time both paths over the same JSON text (parsed afresh by each)."""
+    prefetch = chart_prefetch(records)
+    texts = [orjson.dumps(prefetch[k]) for k in ("medicationStatements", "medicationRequests")]
+
+    def mapping() -> None:
+        resources = [e["resource"] for t in texts for e in orjson.loads(t)["entry"]]
+        read_medication_records(resources)
+
+    def models() -> None:
+        for text in texts:
+            Bundle.model_validate(orjson.loads(text))
+
+    return NaiveRow(records, _best(runs, mapping), _best(runs, models))
