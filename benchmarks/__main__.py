@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks import hook, naive
 from benchmarks.machine import describe
 from benchmarks.stats import ms
-from tools.bench_cds import CdsBench, default_calls, measure
+from tools.bench_cds import CdsBench, Row, default_calls, measure
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = [10, 100, 1_000, 10_000]
@@ -45,7 +45,7 @@ def _hook_table(rows: list[hook.HookRow]) -> list[str]:
     return lines
 
 
-def _phase_table(rows: list[object]) -> list[str]:
+def _phase_table(rows: list[Row]) -> list[str]:
     lines = [
         "## 2. Where the time goes (in process, Flask test client; medians)",
         "",
@@ -54,10 +54,10 @@ def _phase_table(rows: list[object]) -> list[str]:
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        peak = f"{r.peak_bytes / r.body_bytes:.1f}x" if r.peak_bytes else "-"  # type: ignore[attr-defined]
+        peak = f"{r.peak_bytes / r.body_bytes:.1f}x" if r.peak_bytes else "-"
         lines.append(
-            f"| {r.records:,} | {ms(r.median)} | {ms(r.parse)} | {ms(r.mapping)} "  # type: ignore[attr-defined]
-            f"| {ms(r.rules)} | {ms(r.rest)} | {r.median / r.parse:.1f}x | {peak} |"  # type: ignore[attr-defined]
+            f"| {r.records:,} | {ms(r.median)} | {ms(r.parse)} | {ms(r.mapping)} "
+            f"| {ms(r.rules)} | {ms(r.rest)} | {r.median / r.parse:.1f}x | {peak} |"
         )
     return lines
 
@@ -108,7 +108,7 @@ def main() -> int:
             measure(bench, n, 3 if args.quick else default_calls(n), trace_memory=n == sizes[-1])
             for n in sizes
         ]
-    report += _phase_table(phase_rows)  # type: ignore[arg-type]
+    report += _phase_table(phase_rows)
     naive_row = naive.run(1_000, runs=1 if args.quick else 3)
     report += [
         "",
