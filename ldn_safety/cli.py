@@ -14,7 +14,7 @@ import click
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from cds_hooks.commands import feedback_group
+from cds_hooks.commands import db_group, feedback_group
 from ldn_safety.app import create_app
 
 # Command name -> (module, builder, extra that installs what it needs, one-line help).
@@ -122,3 +122,4 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 main.add_command(feedback_group(create_app))
+main.add_command(db_group(create_app))

@@ -39,6 +39,12 @@ ACTIVE_OXYCODONE = {
 }
 
 
+@pytest.fixture
+def config(tmp_path: Path, inline_key: ECKey, database_url: str) -> dict[str, Any]:
+    """The test app's configuration, its store on SQLite and on PostgreSQL in turn."""
+    return {**base_config(tmp_path, inline_key), "DATABASE_URL": database_url}
+
+
 def _issue_card(client: FlaskClient, sign: Signer) -> dict[str, Any]:
     prefetch = {
         "medicationStatements": searchset(ACTIVE_OXYCODONE),
