@@ -209,3 +209,21 @@ def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
         "total": len(resources),
         "entry": [{"resource": r} for r in resources],
     }
+
+
+ACTIVE_OXYCODONE = {
+    "resourceType": "MedicationStatement",
+    "id": "ms-oxy",
+    "status": "active",
+    "medicationCodeableConcept": {"text": "oxycodone 5 mg tablet"},
+    "subject": {"reference": f"Patient/{PATIENT_ID}"},
+}
+
+
+def oxycodone_prefetch() -> dict[str, Any]:
+    """Return a prefetch whose patient is on active oxycodone: the answer must be critical."""
+    return {
+        "medicationStatements": searchset(ACTIVE_OXYCODONE),
+        "medicationRequests": None,
+        "conditions": None,
+    }
