@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from cds_hooks import schema
 from cds_hooks.config import CdsSettings
@@ -41,6 +42,17 @@ def build_state(settings: CdsSettings, database_url: str) -> CdsState:
     outages = OutageLog()
     replay = ReplayGuard(store, outages)
     return CdsState(settings, store, ClientVerifier(settings, jwks, replay.remember), outages)
+
+
+def database_problem(state: CdsState) -> str | None:
+    """Say why the store's database cannot serve this release, or None when it can."""
+    try:
+        revision = schema.current_revision(state.store.engine)
+    except SQLAlchemyError as error:
+        return f"unreachable ({type(error).__name__})"
+    if revision != schema.head_revision():
+        return f"schema at {revision or 'no revision'}: run 'ldn-safety db upgrade'"
+    return None
 
 
 def current_state() -> CdsState:

@@ -8,6 +8,7 @@ cookies; only a ``SameSite=None; Secure; Partitioned`` cookie (CHIPS) survives t
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -81,6 +82,19 @@ def init_sessions(app: Flask) -> None:
         client=FileSystemCache(directory, threshold=10_000, mode=0o600),
         key_prefix="ldn:",
     )
+
+
+def session_store_problem(app: Flask) -> tuple[str, str | None]:
+    """Name the session store ("redis" or "session files") and say why it is unusable, or None."""
+    interface = app.session_interface
+    if app.config.get("SESSION_REDIS_URL"):
+        from smart_app.session_redis import redis_problem
+
+        return "redis", redis_problem(interface)
+    directory = app.config["SESSION_DIR"] or str(Path(app.instance_path) / "sessions")
+    if not os.access(directory, os.W_OK):
+        return "session files", "folder not writable"
+    return "session files", None
 
 
 def remember_pending(pending: PendingLaunch) -> None:
