@@ -10,11 +10,13 @@ from flask.sessions import SessionInterface
 from flask_session.redis import RedisSessionInterface
 from redis import Redis, RedisError
 
-from smart_app.session import PartitionedCookie
+from smart_app.session import PartitionedCookie, UnfinishedLaunchesExpireSoon
 
 
-class PartitionedRedisSessions(PartitionedCookie, RedisSessionInterface):
-    """Sessions in Redis, with a partitioned cookie."""
+class PartitionedRedisSessions(
+    PartitionedCookie, UnfinishedLaunchesExpireSoon, RedisSessionInterface
+):
+    """Sessions in Redis (each key with its lifetime as TTL), with a partitioned cookie."""
 
 
 # Seconds a session read or write may wait on Redis: a stuck server fails a page, not a worker.
