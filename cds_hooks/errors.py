@@ -135,3 +135,16 @@ class CheckUnavailable(CdsError):
             "The opioid-safety check could not run, so no result is available. "
             "This is not an all-clear: review the patient's opioid use before ordering naltrexone."
         )
+
+
+class StoreUnavailable(CdsError):
+    """The service's database cannot be read or written right now (503, with Retry-After)."""
+
+    status = 503
+    code = "store-unavailable"
+
+    def response(self) -> Response:
+        """Answer 503 and ask the client to try again in a little while."""
+        response = super().response()
+        response.headers["Retry-After"] = "30"
+        return response

@@ -30,6 +30,7 @@ from cds_hooks.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    StoreUnavailable,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -46,6 +47,9 @@ log = logging.getLogger("ldn.cds_hooks")
 blueprint = Blueprint("cds_hooks", __name__)
 
 _OTHER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Parts of the store named in the outage log (docs/cds-hooks.md, "When the store fails").
+CARD_STORE = "card store"
+FEEDBACK_STORE = "feedback store"
 
 
 def _route(rule: str, method: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -197,11 +201,9 @@ def call_service(service_id: str) -> dict[str, Any]:
         )
     except SQLAlchemyError as error:
         # A warning must reach the clinician even when it cannot be recorded for feedback.
-        log.error(
-            "issued cards not recorded: %s",
-            type(error).__name__,
-            extra={"event": "cards-not-recorded", "service": service.id},
-        )
+        state.outages.failed(CARD_STORE, error, "cards are answered but not recorded")
+    else:
+        state.outages.succeeded(CARD_STORE)
     log.info(
         "hook answered",
         extra={
@@ -221,12 +223,21 @@ def receive_feedback(service_id: str) -> dict[str, Any]:
     client = _authenticate()
     service = find_service(service_id)
     items = parse_feedback(_json_body())
-    current_state().store.record_feedback(
-        service_id=service.id,
-        items=items,
-        client_issuer=client.issuer if client else None,
-        received_at=datetime.now(UTC),
-    )
+    state = current_state()
+    try:
+        state.store.record_feedback(
+            service_id=service.id,
+            items=items,
+            client_issuer=client.issuer if client else None,
+            received_at=datetime.now(UTC),
+        )
+    except SQLAlchemyError as error:
+        # Nothing of the call was stored (one transaction): the client is told to send it again.
+        state.outages.failed(FEEDBACK_STORE, error, "feedback is refused with 503")
+        raise StoreUnavailable(
+            "The feedback was not stored (the service's database is unavailable): send it again."
+        ) from None
+    state.outages.succeeded(FEEDBACK_STORE)
     log.info(
         "feedback stored",
         extra={"event": "feedback-stored", "service": service.id, "cards": len(items)},
@@ -243,7 +254,12 @@ def export_feedback() -> dict[str, Any]:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized("admin-token")
-    return {"feedback": list(current_state().store.feedback_rows())}
+    try:
+        return {"feedback": list(current_state().store.feedback_rows())}
+    except SQLAlchemyError:
+        raise StoreUnavailable(
+            "The feedback cannot be read now (the service's database is unavailable)."
+        ) from None
 
 
 @blueprint.route("/<path:unknown>", methods=[*_OTHER_METHODS])

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
+from cds_hooks import schema
 from cds_hooks.config import CdsSettings
+from cds_hooks.outage import OutageLog
+from cds_hooks.replay import ReplayGuard
 from cds_hooks.security import ClientVerifier, JwksCache
 from cds_hooks.store import CdsStore
 
@@ -21,21 +25,34 @@ class CdsState:
     settings: CdsSettings
     store: CdsStore
     verifier: ClientVerifier
+    outages: OutageLog
 
 
 def build_state(settings: CdsSettings, database_url: str) -> CdsState:
     """Open the store and build the JWT verifier for ``settings``."""
     store = CdsStore(database_url)
+    if make_url(database_url).get_backend_name() == "sqlite":
+        # One host's own file: nobody else to run the migrations, and no one to race with.
+        schema.upgrade(store.engine)
     jwks = JwksCache(
         ttl=settings.jwks_ttl_seconds,
         min_refresh=settings.jwks_min_refresh_seconds,
         timeout=settings.jwks_timeout_seconds,
     )
+    outages = OutageLog()
+    replay = ReplayGuard(store, outages)
+    return CdsState(settings, store, ClientVerifier(settings, jwks, replay.remember), outages)
 
-    def remember(issuer: str, jti: str, keep_until: int) -> bool:
-        return store.remember_jti(issuer, jti, keep_until, now=int(time.time()))
 
-    return CdsState(settings, store, ClientVerifier(settings, jwks, remember))
+def database_problem(state: CdsState) -> str | None:
+    """Say why the store's database cannot serve this release, or None when it can."""
+    try:
+        revision = schema.current_revision(state.store.engine)
+    except SQLAlchemyError as error:
+        return f"unreachable ({type(error).__name__})"
+    if revision != schema.head_revision():
+        return f"schema at {revision or 'no revision'}: run 'ldn-safety db upgrade'"
+    return None
 
 
 def current_state() -> CdsState:

@@ -1,9 +1,15 @@
 """Durable storage of the CDS service: cards issued, feedback received, client JWT ids seen.
 
-Any SQLAlchemy URL works (SQLite by default; a shared database such as PostgreSQL when several
-workers or hosts run, because the ``jti`` replay check must see every worker's calls). Patient
-ids are never stored raw: a card row keeps an HMAC pseudonym, so feedback can be grouped by
-patient without the store identifying anyone. Clinicians' override comments are stored as sent.
+Any SQLAlchemy URL works (SQLite by default; PostgreSQL through psycopg 3 when several hosts
+run, because the ``jti`` replay check must see every worker's calls). The tables are made and
+upgraded by the migrations in ``cds_hooks.migrations`` (``cds_hooks.schema``), never here.
+Patient ids are never stored raw: a card row keeps an HMAC pseudonym, so feedback can be
+grouped by patient without the store identifying anyone. Clinicians' override comments are
+stored as sent.
+
+Every statement is bounded in time (connect, lock and statement timeouts of a few seconds), so a
+database that is down or stuck fails a call fast instead of holding it past the EHR's patience;
+a connection cut by a database restart is noticed and replaced on its next use (pre-ping).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    Engine,
     Integer,
     MetaData,
     String,
@@ -25,7 +32,9 @@ from sqlalchemy import (
     create_engine,
     delete,
     insert,
+    make_url,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -91,16 +100,49 @@ def pseudonym(key: str | None, patient_id: str) -> str | None:
     return hmac.new(key.encode(), patient_id.encode(), hashlib.sha256).hexdigest()
 
 
+# Seconds any one database step may take: well inside a hook call's few seconds.
+STORE_TIMEOUT_SECONDS = 2
+# Expired jti rows are deleted at most this often per process, not on every call.
+JTI_PURGE_INTERVAL_SECONDS = 60
+
+
+def store_engine(url: str) -> Engine:
+    """Create an engine for ``url`` whose every step gives up within the store timeout."""
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
+        connect_args: dict[str, Any] = {
+            "connect_timeout": STORE_TIMEOUT_SECONDS,
+            "options": f"-c statement_timeout={STORE_TIMEOUT_SECONDS * 1000}"
+            f" -c lock_timeout={STORE_TIMEOUT_SECONDS * 1000}",
+        }
+    elif backend == "sqlite":
+        connect_args = {"timeout": STORE_TIMEOUT_SECONDS}  # wait for a writer's lock this long
+    else:
+        connect_args = {}
+    return create_engine(
+        url, connect_args=connect_args, pool_pre_ping=True, pool_timeout=STORE_TIMEOUT_SECONDS
+    )
+
+
 class CdsStore:
-    """The CDS service's tables in one database."""
+    """The CDS service's tables in one database (migrated beforehand: see cds_hooks.schema)."""
 
     def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
-        metadata.create_all(self.engine)
+        self.engine = store_engine(url)
+        self._next_purge = 0
 
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+    def after_fork(self) -> None:
+        """Drop the parent's pooled connections in a new worker process (never share a socket)."""
+        self.engine.dispose(close=False)
+
+    def ping(self) -> None:
+        """Run a trivial query; raise SQLAlchemyError when the database cannot be reached."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def record_cards(
         self,
@@ -236,9 +278,11 @@ class CdsStore:
 
     def remember_jti(self, issuer: str, jti: str, keep_until: int, *, now: int) -> bool:
         """Record a JWT id; False when this issuer already used it (a replay)."""
-        with self.engine.begin() as connection:
+        if now >= self._next_purge:
             # Forget ids whose tokens are past expiry plus leeway: those are refused anyway.
-            connection.execute(delete(seen_jti).where(seen_jti.c.keep_until < now))
+            with self.engine.begin() as connection:
+                connection.execute(delete(seen_jti).where(seen_jti.c.keep_until < now))
+            self._next_purge = now + JTI_PURGE_INTERVAL_SECONDS
         try:
             with self.engine.begin() as connection:
                 connection.execute(

@@ -7,12 +7,15 @@ from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, jsonify
 
 import smart_app
 from cds_hooks import init_app as init_cds_hooks
+from cds_hooks.state import EXTENSION as CDS_EXTENSION
+from cds_hooks.state import database_problem
 from clinical.knowledge import load_knowledge
 from ldn_safety.logs import configure_logging
+from smart_app.session import session_store_problem
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -35,6 +38,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def health() -> dict[str, str]:
+        """Alive: the process answers (a load balancer's liveness check)."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def ready() -> Response:
+        """Ready: the stores this instance needs answer (503 naming the ones that do not)."""
+        sessions, session_problem = session_store_problem(app)
+        problems = {
+            "database": database_problem(app.extensions[CDS_EXTENSION]),
+            sessions: session_problem,
+        }
+        failing = {name: problem for name, problem in problems.items() if problem}
+        body = {
+            "status": "unavailable" if failing else "ready",
+            "checks": {name: problem or "ok" for name, problem in problems.items()},
+        }
+        response = jsonify(body)
+        response.status_code = 503 if failing else 200
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     return app

@@ -8,13 +8,16 @@ The sandbox commands (``demo``, ``check``) are imported only when they run: a pr
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 import click
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from cds_hooks.commands import feedback_group
+from cds_hooks.commands import db_group, feedback_group
+from cds_hooks.state import EXTENSION as CDS_EXTENSION
+from cds_hooks.state import CdsState
 from ldn_safety.app import create_app
 
 # Command name -> (module, builder, extra that installs what it needs, one-line help).
@@ -32,6 +35,12 @@ _SANDBOX_COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "Start the whole product on the embedded sandbox (real FHIR server, EHR, app).",
     ),
 }
+
+
+def _after_fork(server: Any, worker: Any) -> None:
+    """In each new worker: open database connections of its own, never the parent's."""
+    state: CdsState = worker.app.application.extensions[CDS_EXTENSION]
+    state.store.after_fork()
 
 
 class _Gunicorn(BaseApplication):
@@ -94,11 +103,32 @@ def main() -> None:
     """LDN Opioid-Safety: CDS Hooks service and SMART on FHIR app for low-dose naltrexone."""
 
 
+# One worker process per core: checking a hook call is CPU work under the GIL, so processes give
+# the parallelism; at least two, so one slow call never holds the only process.
+DEFAULT_WORKERS = max(2, os.cpu_count() or 1)
+# Threads per worker: while one call waits on the EHR's FHIR server (up to the 3 s deadline) or
+# on the database, the others use the CPU; more would only queue behind the GIL.
+DEFAULT_THREADS = 4
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers", default=2, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--workers",
+    default=DEFAULT_WORKERS,
+    show_default="number of CPU cores, at least 2",
+    type=click.IntRange(min=1),
+    help="Worker processes.",
+)
+@click.option(
+    "--threads",
+    default=DEFAULT_THREADS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads per worker process.",
+)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the CDS Hooks service and the SMART app under gunicorn (configuration: LDN_* env)."""
     app = create_app()
     secret = app.config.get("SECRET_KEY")
@@ -114,11 +144,13 @@ def serve(host: str, port: int, workers: int) -> None:
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
-        "threads": 4,
+        "threads": threads,
         "accesslog": None,
         "timeout": 30,
+        "post_fork": _after_fork,
     }
     _Gunicorn(app, options).run()
 
 
 main.add_command(feedback_group(create_app))
+main.add_command(db_group(create_app))

@@ -4,11 +4,17 @@ Flask-Session 0.8 stores the session in a cachelib ``FileSystemCache`` under the
 (one machine, any number of workers) or in Redis when ``SESSION_REDIS_URL`` is set (several
 machines). The app runs in an EHR iframe on another site, where browsers block third-party
 cookies; only a ``SameSite=None; Secure; Partitioned`` cookie (CHIPS) survives there.
+
+Both stores are bounded: a session holding no completed launch (a launch begun and never
+finished) lives minutes, not the session's hours, and the file store keeps at most
+``SESSION_FILE_LIMIT`` files, dropping the soonest to expire first, in batches.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,52 @@ LAUNCHES_KEY = "smart_launches"
 # Enough for a few tabs started in parallel; older entries are dropped first.
 MAX_PENDING = 5
 MAX_LAUNCHES = 5
+# How long a session lives until a launch completes in it: time enough to sign in at the EHR.
+UNFINISHED_LIFETIME = timedelta(minutes=30)
+# Past the file limit, the store drops down to this share of it at once, so that a flood of
+# unfinished launches costs one scan of the folder per thousands of writes, not one per write.
+FILE_LOW_WATER = 0.8
+
+
+class UnfinishedLaunchesExpireSoon:
+    """Mix into a Flask-Session interface: keep a session without a completed launch briefly.
+
+    Anyone can open ``/launch``; only a launch that came back from the EHR's authorization
+    server earns the full session lifetime.
+    """
+
+    def _upsert_session(
+        self, session_lifetime: timedelta, session: ServerSideSession, store_id: str
+    ) -> None:
+        if not session.get(LAUNCHES_KEY):
+            session_lifetime = min(session_lifetime, UNFINISHED_LIFETIME)
+        super()._upsert_session(session_lifetime, session, store_id)  # type: ignore[misc]
+
+
+class BoundedFileSystemCache(FileSystemCache):
+    """cachelib's file cache, pruned in batches once over its limit.
+
+    cachelib prunes one file at a time: once full, every write reads every file of the folder
+    (10,000 files: ~40x slower writes). Here a prune removes the expired files, then the ones
+    soonest to expire (unfinished launches first) down to ``low_water`` files.
+    """
+
+    def __init__(self, cache_dir: str, *, threshold: int, low_water: int, mode: int) -> None:
+        super().__init__(cache_dir, threshold=threshold, mode=mode)
+        self._low_water = low_water
+
+    def _prune(self) -> None:
+        if not self._over_threshold():
+            return
+        self._remove_expired(time.time())
+        if not self._over_threshold():
+            return
+        limit = self._threshold
+        self._threshold = self._low_water  # _remove_older stops once under _threshold
+        try:
+            self._remove_older()
+        finally:
+            self._threshold = limit
 
 
 class PartitionedCookie:
@@ -51,7 +103,9 @@ class PartitionedCookie:
             response.headers.add("Set-Cookie", cookie)
 
 
-class PartitionedCacheLibSessions(PartitionedCookie, CacheLibSessionInterface):
+class PartitionedCacheLibSessions(
+    PartitionedCookie, UnfinishedLaunchesExpireSoon, CacheLibSessionInterface
+):
     """Sessions in a cachelib store, with a partitioned cookie."""
 
 
@@ -60,6 +114,7 @@ def init_sessions(app: Flask) -> None:
     app.config.setdefault("SESSION_DIR", None)
     app.config.setdefault("SESSION_REDIS_URL", None)
     app.config.setdefault("SESSION_HOURS", 12)
+    app.config.setdefault("SESSION_FILE_LIMIT", 10_000)
     # Not defaults but requirements: without them the session is lost inside the EHR's iframe.
     app.config.update(
         SESSION_COOKIE_SECURE=True,
@@ -77,10 +132,24 @@ def init_sessions(app: Flask) -> None:
         app.session_interface = redis_sessions(app, app.config["SESSION_REDIS_URL"])
         return
     directory = app.config["SESSION_DIR"] or str(Path(app.instance_path) / "sessions")
-    app.session_interface = PartitionedCacheLibSessions(
-        client=FileSystemCache(directory, threshold=10_000, mode=0o600),
-        key_prefix="ldn:",
+    limit = int(app.config["SESSION_FILE_LIMIT"])
+    store = BoundedFileSystemCache(
+        directory, threshold=limit, low_water=int(limit * FILE_LOW_WATER), mode=0o600
     )
+    app.session_interface = PartitionedCacheLibSessions(client=store, key_prefix="ldn:")
+
+
+def session_store_problem(app: Flask) -> tuple[str, str | None]:
+    """Name the session store ("redis" or "session files") and say why it is unusable, or None."""
+    interface = app.session_interface
+    if app.config.get("SESSION_REDIS_URL"):
+        from smart_app.session_redis import redis_problem
+
+        return "redis", redis_problem(interface)
+    directory = app.config["SESSION_DIR"] or str(Path(app.instance_path) / "sessions")
+    if not os.access(directory, os.W_OK):
+        return "session files", "folder not writable"
+    return "session files", None
 
 
 def remember_pending(pending: PendingLaunch) -> None:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from cds_hooks.schema import upgrade
 from ldn_safety.app import create_app
 
 
@@ -22,3 +23,48 @@ def test_a_malformed_methadone_washout_stops_start_up(monkeypatch) -> None:
     monkeypatch.setenv("LDN_METHADONE_WASHOUT_DAYS", "0")
     with pytest.raises(ValueError, match="washout"):
         create_app()
+
+
+def _readiness(config: dict) -> tuple[int, dict]:
+    app = create_app({"TESTING": True, **config})
+    try:
+        response = app.test_client().get("/readyz")
+        return response.status_code, response.get_json()
+    finally:
+        app.extensions["cds_hooks"].store.close()
+
+
+def test_ready_on_the_embedded_stores() -> None:
+    status, body = _readiness({})
+    assert (status, body["status"]) == (200, "ready")
+    assert body["checks"] == {"database": "ok", "session files": "ok"}
+
+
+def test_ready_on_postgresql_and_redis(postgres_url: str, redis_url: str) -> None:
+    config = {"DATABASE_URL": postgres_url, "SESSION_REDIS_URL": redis_url}
+    status, body = _readiness(config)
+    # A shared database is migrated by the operator: until then the instance is not ready.
+    assert status == 503
+    assert body["checks"]["database"] == "schema at no revision: run 'ldn-safety db upgrade'"
+    assert body["checks"]["redis"] == "ok"
+    app = create_app({"TESTING": True, **config})
+    upgrade(app.extensions["cds_hooks"].store.engine)
+    app.extensions["cds_hooks"].store.close()
+    assert _readiness(config) == (
+        200,
+        {"status": "ready", "checks": {"database": "ok", "redis": "ok"}},
+    )
+
+
+def test_not_ready_names_what_is_down() -> None:
+    nothing_listens = "127.0.0.1:9"
+    status, body = _readiness(
+        {
+            "DATABASE_URL": f"postgresql+psycopg://ldn@{nothing_listens}/ldn",
+            "SESSION_REDIS_URL": f"redis://{nothing_listens}/0",
+        }
+    )
+    assert status == 503
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"] == "unreachable (OperationalError)"
+    assert body["checks"]["redis"] == "unreachable (ConnectionError)"

@@ -1,6 +1,7 @@
 """Fixtures for the CDS Hooks service: a test app with its own SQLite file, real ES384 and RS384
 client keys made at test time, a signer of real JWTs, and the FHIR server and JWKS endpoints
-mocked at the transport with ``responses``.
+mocked at the transport with ``responses``. ``database_url`` runs a store test twice: on an
+SQLite file and on a real PostgreSQL database, both migrated to the head revision.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from flask import Flask
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
+from cds_hooks import schema
+from cds_hooks.store import store_engine
 from tests.cds_hooks.support import BASE, ISSUER, JWKS_URL, Signer, base_config, make_app
 
 
@@ -38,6 +41,21 @@ def inline_key() -> ECKey:
 @pytest.fixture(scope="session")
 def public_jwks(es_key: ECKey, rs_key: RSAKey) -> dict[str, Any]:
     return KeySet([es_key, rs_key]).as_dict(private=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return the URL of an empty store database at the head revision, on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = store_engine(url)
+    try:
+        schema.upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
 
 
 @pytest.fixture

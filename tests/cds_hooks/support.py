@@ -11,7 +11,8 @@ from typing import Any
 from flask import Flask
 from joserfc.jwk import ECKey, KeySet
 
-from cds_hooks import init_app
+from cds_hooks import init_app, schema
+from cds_hooks.store import CdsStore
 
 BASE = "https://cds.example.test"
 ISSUER = "https://ehr.example.test"
@@ -52,6 +53,13 @@ def make_app(config: dict[str, Any]) -> Flask:
     app.config.update(config)
     init_app(app)
     return app
+
+
+def open_store(url: str) -> CdsStore:
+    """Open the store at ``url``, migrated to the head revision first."""
+    store = CdsStore(url)
+    schema.upgrade(store.engine)
+    return store
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -200,4 +208,22 @@ def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
         "type": "searchset",
         "total": len(resources),
         "entry": [{"resource": r} for r in resources],
+    }
+
+
+ACTIVE_OXYCODONE = {
+    "resourceType": "MedicationStatement",
+    "id": "ms-oxy",
+    "status": "active",
+    "medicationCodeableConcept": {"text": "oxycodone 5 mg tablet"},
+    "subject": {"reference": f"Patient/{PATIENT_ID}"},
+}
+
+
+def oxycodone_prefetch() -> dict[str, Any]:
+    """Return a prefetch whose patient is on active oxycodone: the answer must be critical."""
+    return {
+        "medicationStatements": searchset(ACTIVE_OXYCODONE),
+        "medicationRequests": None,
+        "conditions": None,
     }

@@ -25,28 +25,22 @@ from tests.cds_hooks.support import (
     bearer,
     hook_body,
     make_app,
-    searchset,
+    oxycodone_prefetch,
 )
 
 HOOK_PATH = f"/cds-services/{SIGN}"
 FEEDBACK_PATH = f"{HOOK_PATH}/feedback"
-ACTIVE_OXYCODONE = {
-    "resourceType": "MedicationStatement",
-    "id": "ms-oxy",
-    "status": "active",
-    "medicationCodeableConcept": {"text": "oxycodone 5 mg tablet"},
-    "subject": {"reference": f"Patient/{PATIENT_ID}"},
-}
+
+
+@pytest.fixture
+def config(tmp_path: Path, inline_key: ECKey, database_url: str) -> dict[str, Any]:
+    """The test app's configuration, its store on SQLite and on PostgreSQL in turn."""
+    return {**base_config(tmp_path, inline_key), "DATABASE_URL": database_url}
 
 
 def _issue_card(client: FlaskClient, sign: Signer) -> dict[str, Any]:
-    prefetch = {
-        "medicationStatements": searchset(ACTIVE_OXYCODONE),
-        "medicationRequests": None,
-        "conditions": None,
-    }
     response = client.post(
-        HOOK_PATH, json=hook_body(prefetch=prefetch), headers=bearer(sign(HOOK_PATH))
+        HOOK_PATH, json=hook_body(prefetch=oxycodone_prefetch()), headers=bearer(sign(HOOK_PATH))
     )
     assert response.status_code == 200
     assert cards_problems(response.get_json()) == []

@@ -26,6 +26,7 @@ from tests.cds_hooks.support import (
     SIGN,
     Signer,
     base_config,
+    open_store,
 )
 
 AUD_PATH = f"/cds-services/{SIGN}"
@@ -33,21 +34,23 @@ AUDIENCE = BASE + AUD_PATH
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[CdsStore]:
-    store = CdsStore(f"sqlite:///{tmp_path / 'jti.sqlite3'}")
+def store(database_url: str) -> Iterator[CdsStore]:
+    store = CdsStore(database_url)
     yield store
     store.close()
 
 
 @pytest.fixture
-def verifier(tmp_path: Path, inline_key: ECKey, store: CdsStore) -> ClientVerifier:
+def verifier(tmp_path: Path, inline_key: ECKey) -> Iterator[ClientVerifier]:
+    store = open_store(f"sqlite:///{tmp_path / 'jti.sqlite3'}")
     settings = load_settings(base_config(tmp_path, inline_key))
     jwks = JwksCache(ttl=300, min_refresh=0, timeout=1)
 
     def remember(issuer: str, jti: str, keep_until: int) -> bool:
         return store.remember_jti(issuer, jti, keep_until, now=int(time.time()))
 
-    return ClientVerifier(settings, jwks, remember)
+    yield ClientVerifier(settings, jwks, remember)
+    store.close()
 
 
 def _refused(verifier: ClientVerifier, token: str | None, audience: str = AUDIENCE) -> str:
@@ -227,10 +230,9 @@ def test_replayed_jti_is_refused(verifier: ClientVerifier, sign: Signer) -> None
     assert _refused(verifier, token) == "replayed-jti"
 
 
-def test_replay_cache_survives_a_new_store(tmp_path: Path, sign: Signer, inline_key: ECKey) -> None:
+def test_replay_cache_survives_a_new_store(database_url: str) -> None:
     # Another worker (another store on the same database) must see the jti too.
-    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-    first, second = CdsStore(url), CdsStore(url)
+    first, second = CdsStore(database_url), CdsStore(database_url)
     try:
         assert first.remember_jti(ISSUER, "j-1", _now() + 60, now=_now())
         assert not second.remember_jti(ISSUER, "j-1", _now() + 60, now=_now())
