@@ -268,7 +268,7 @@ def _recogniser(
         text["lookalikes.json"],
         text["text_rules.json"],
     )
-    displays = {label: named.ingredients[0].name for label, named in names.items()}
+    displays = {label: _display(label, named) for label, named in names.items()}
     for item in extra["brands"]:
         named = NamedOpioid(
             tuple(ingredients[name] for name in item["ingredients"]),
@@ -278,7 +278,7 @@ def _recogniser(
         )
         for label in (item["name"], *item["synonyms"]):
             names.setdefault(label, named)
-            displays.setdefault(label, item["name"])
+            displays.setdefault(label, _display(item["name"], named))
     for item in extra["abbreviations"]:
         found = tuple(ingredients[name] for name in item["ingredients"])
         default = max((i.duration_class for i in found), key=lambda c: c.rank)
@@ -311,6 +311,12 @@ def _recogniser(
         long_acting=opioids["longActingWords"],
         depot=opioids["depotWords"],
     )
+
+
+def _display(label: str, named: NamedOpioid) -> str:
+    """Name an opioid for a clinician: a brand with its ingredients, an ingredient alone."""
+    ingredients = " / ".join(i.name for i in named.ingredients)
+    return f"{label} ({ingredients})" if named.method is MatchMethod.BRAND else ingredients
 
 
 def _antagonists(document: Mapping[str, Any]) -> AntagonistKnowledge:

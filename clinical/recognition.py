@@ -98,6 +98,7 @@ class Contexts:
     overdose: frozenset[str]
     allergy: frozenset[str]
     pain_relievers: frozenset[str]
+    recent: frozenset[str]
 
     @classmethod
     def from_document(cls, document: Mapping[str, object]) -> Contexts:
@@ -120,6 +121,7 @@ class Contexts:
             overdose=words_of("overdoseWords"),
             allergy=words_of("allergyWords"),
             pain_relievers=words_of("painRelievers"),
+            recent=words_of("recentWords"),
         )
 
     def vocabulary(self) -> frozenset[str]:
@@ -133,6 +135,7 @@ class Contexts:
             | self.overdose
             | self.allergy
             | self.pain_relievers
+            | self.recent
         )
 
 
@@ -288,15 +291,22 @@ class Recogniser(Generic[T]):
         doubts: list[Doubt] = []
         opioid_starts = [s for s, _, p, _ in found if p.kind is _Kind.OPIOID]
         rescue = any(t in self.contexts.antagonists for t in tokens)
+        c = self.contexts
         for start, end, phrase, term in found:
             if phrase.kind is _Kind.LOOKALIKE:
                 continue
             before, after, clause = self._windows(tokens, start, end, opioid_starts)
             near = before | set(after)
-            c = self.contexts
+            # An allergy note is often set apart by brackets: "codeine (allergy)".
+            span = tokens[max(0, start - c.window) : end + c.window]
             negated = bool(before & c.negation_before) or bool(set(after[:2]) & c.negation_after)
             tested = bool(near & c.tests)
             overdose = bool(set(after) & c.overdose) or (rescue and "for" in before)
+            if negated and clause & c.recent:
+                doubts.append(
+                    Doubt(term, "is denied beside a recent time: the last dose is unclear")
+                )
+                continue
             if negated or (tested and not clause & c.positive):
                 continue
             if rescue and (overdose or phrase.class_word):
@@ -309,7 +319,7 @@ class Recogniser(Generic[T]):
                 doubts.append(Doubt(term, "is named in a positive drug test, not as a medication"))
             elif overdose:
                 doubts.append(Doubt(term, "is named with an overdose, not as a medication"))
-            elif near & c.allergy:
+            elif c.allergy.intersection(span):
                 doubts.append(Doubt(term, "is named with an allergy or reaction"))
             else:
                 assert phrase.value is not None
