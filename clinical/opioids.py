@@ -310,6 +310,7 @@ def _recogniser(
         contexts=Contexts.from_document(rules),
         long_acting=opioids["longActingWords"],
         depot=opioids["depotWords"],
+        numbered=names["codeine"],
     )
 
 

@@ -22,6 +22,7 @@ record.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -40,6 +41,7 @@ TRUNCATION_MIN_LETTERS = 6
 # A word that starts with an ingredient this long and runs on is at least uncertain.
 RUN_ON_MIN_LETTERS = 7
 _CACHE_LIMIT = 100_000
+_DOUBLED = re.compile(r"(.)\1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,7 @@ class Contexts:
     allergy: frozenset[str]
     pain_relievers: frozenset[str]
     recent: frozenset[str]
+    codeine_number_partners: frozenset[str]
 
     @classmethod
     def from_document(cls, document: Mapping[str, object]) -> Contexts:
@@ -122,6 +125,7 @@ class Contexts:
             allergy=words_of("allergyWords"),
             pain_relievers=words_of("painRelievers"),
             recent=words_of("recentWords"),
+            codeine_number_partners=words_of("codeineNumberPartners"),
         )
 
     def vocabulary(self) -> frozenset[str]:
@@ -136,6 +140,7 @@ class Contexts:
             | self.allergy
             | self.pain_relievers
             | self.recent
+            | self.codeine_number_partners
         )
 
 
@@ -162,6 +167,8 @@ class Recogniser(Generic[T]):
     contexts: Contexts
     long_acting: TermIndex[str]
     depot: TermIndex[str]
+    # What a codeine number ("#3") means beside a partner such as Tylenol or Fiorinal.
+    numbered: T | None
     _near: dict[str, set[str]] = field(default_factory=dict)
     _near_non_opioid: dict[str, set[str]] = field(default_factory=dict)
     _prefixes: dict[str, set[str]] = field(default_factory=dict)
@@ -183,6 +190,7 @@ class Recogniser(Generic[T]):
         contexts: Contexts,
         long_acting: Iterable[str],
         depot: Iterable[str],
+        numbered: T | None = None,
     ) -> Recogniser[T]:
         """Index every phrase by its normalised words; later kinds never replace an opioid."""
         phrases: dict[tuple[str, ...], _Phrase[T]] = {}
@@ -220,19 +228,20 @@ class Recogniser(Generic[T]):
             contexts=contexts,
             long_acting=TermIndex.build({w: w for w in long_acting}, medication_words),
             depot=TermIndex.build({w: w for w in depot}, medication_words),
+            numbered=numbered,
         )
         recogniser._index()
         return recogniser
 
     def _index(self) -> None:
         for word in self.opioid_words:
-            for variant in deletions(word, _depth(word)):
+            for variant in _variants(word):
                 self._near.setdefault(variant, set()).add(word)
             for end in range(TRUNCATION_MIN_LETTERS, len(word)):
                 self._prefixes.setdefault(word[:end], set()).add(word)
         for word in self.non_opioid_words:
             if len(word) >= NEAR_MISS_MIN_LETTERS - 2:
-                for variant in deletions(word, _depth(word)):
+                for variant in _variants(word):
                     self._near_non_opioid.setdefault(variant, set()).add(word)
             for end in range(TRUNCATION_MIN_LETTERS, len(word) + 1):
                 self._non_opioid_prefixes.add(word[:end])
@@ -256,6 +265,11 @@ class Recogniser(Generic[T]):
         found: list[tuple[int, int, _Phrase[T], str]] = []
         start = 0
         while start < len(tokens):
+            joined = self._joined(tokens, start)
+            if joined is not None:
+                found.append((start, start + 2, _Phrase(_Kind.OPIOID, joined), tokens[start]))
+                start += 2
+                continue
             matched = self._longest(tokens, start)
             if matched is not None:
                 end, phrase = matched
@@ -263,6 +277,10 @@ class Recogniser(Generic[T]):
                 start = end
                 continue
             word = tokens[start]
+            if self._numbered(word, tokens):
+                found.append((start, start + 1, _Phrase(_Kind.OPIOID, self.numbered), word))
+                start += 1
+                continue
             read = self._word(word)
             if read.hit is not None:
                 found.append((start, start + 1, _Phrase(_Kind.OPIOID, read.hit.value), word))
@@ -270,6 +288,20 @@ class Recogniser(Generic[T]):
                 found.append((start, start + 1, _Phrase(_Kind.DOUBT, why=read.doubt.why), word))
             start += 1
         return self._judge(tokens, found, text)
+
+    def _joined(self, tokens: tuple[str, ...], start: int) -> T | None:
+        """Read an opioid name split in two ("hydro-codone", "Oxy Contin")."""
+        if start + 1 >= len(tokens):
+            return None
+        return self.opioid_words.get(tokens[start] + tokens[start + 1])
+
+    def _numbered(self, word: str, tokens: tuple[str, ...]) -> bool:
+        """Tell whether a codeine number ("#3", "No. 3") sits beside a partner ("Fiorinal #3")."""
+        return (
+            word.startswith("#")
+            and self.numbered is not None
+            and not self.contexts.codeine_number_partners.isdisjoint(tokens)
+        )
 
     def _longest(self, tokens: tuple[str, ...], start: int) -> tuple[int, _Phrase[T]] | None:
         if tokens[start] not in self.firsts:
@@ -298,7 +330,7 @@ class Recogniser(Generic[T]):
             before, after, clause = self._windows(tokens, start, end, opioid_starts)
             near = before | set(after)
             # An allergy note is often set apart by brackets: "codeine (allergy)".
-            span = tokens[max(0, start - c.window) : end + c.window]
+            noted = tokens[end + 1 : end + 2] if tokens[end : end + 1] == (CLAUSE_BREAK,) else ()
             negated = bool(before & c.negation_before) or bool(set(after[:2]) & c.negation_after)
             tested = bool(near & c.tests)
             overdose = bool(set(after) & c.overdose) or (rescue and "for" in before)
@@ -319,7 +351,7 @@ class Recogniser(Generic[T]):
                 doubts.append(Doubt(term, "is named in a positive drug test, not as a medication"))
             elif overdose:
                 doubts.append(Doubt(term, "is named with an overdose, not as a medication"))
-            elif c.allergy.intersection(span):
+            elif near & c.allergy or c.allergy.intersection(noted):
                 doubts.append(Doubt(term, "is named with an allergy or reaction"))
             else:
                 assert phrase.value is not None
@@ -395,17 +427,17 @@ class Recogniser(Generic[T]):
         """A word an edit or two from an opioid name, and no closer to a non-opioid word."""
         if len(word) < NEAR_MISS_MIN_LETTERS:
             return _WordRead()
-        variants = deletions(word, _depth(word))
+        variants = _variants(word)
         best: tuple[int, str] | None = None
         for name in {n for v in variants for n in self._near.get(v, ())}:
             limit = 2 if min(len(word), len(name)) >= TWO_EDITS_MIN_LETTERS else 1
-            distance = edit_distance(word, name, limit)
+            distance = _distance(word, name, limit)
             if distance <= limit and (best is None or (distance, name) < best):
                 best = (distance, name)
         if best is None:
             return _WordRead()
         for other in {n for v in variants for n in self._near_non_opioid.get(v, ())}:
-            if edit_distance(word, other, best[0]) <= best[0]:
+            if _distance(word, other, best[0]) <= best[0]:
                 return _WordRead()
         shown = self.opioid_display[best[1]]
         return _WordRead(
@@ -418,6 +450,22 @@ def _key(term: str) -> tuple[str, ...]:
     if not key or CLAUSE_BREAK in key:
         raise ValueError(f"term {term!r} has no word characters or holds a clause break")
     return key
+
+
+def _sound(word: str) -> str:
+    """Spell a word as it sounds, so that "morfine", "fentanil" and "tramadoll" stay near misses."""
+    plain = word.replace("ph", "f").replace("ck", "k").replace("y", "i")
+    return _DOUBLED.sub(r"\1", plain)
+
+
+def _variants(word: str) -> set[str]:
+    """Deletion variants of a word as written and as it sounds (the near-miss index keys)."""
+    return deletions(word, _depth(word)) | deletions(_sound(word), _depth(word))
+
+
+def _distance(word: str, name: str, limit: int) -> int:
+    """Edits between two words, as written or as they sound, whichever is fewer."""
+    return min(edit_distance(word, name, limit), edit_distance(_sound(word), _sound(name), limit))
 
 
 def _depth(word: str) -> int:

@@ -8,8 +8,9 @@ Matching works on whole words so that "Norco" is found in "Norco 5/325" but not 
 (see docs/medication-rules.md, "Reading free text"): letters are split from digits
 ("Percodan5" -> ``percodan 5``), accents are dropped, "w/" and "w/o" become ``with`` and
 ``without``, a codeine number ("#3", "No. 3", "number 3") becomes the one token ``#3`` (so that
-"No." is never read as a negation), and a clause break (``;``, ``,``, brackets, a new line) becomes
-the token ``|``, which no term contains, so that no term and no negation reaches across it.
+"No." is never read as a negation), and a clause break (``;``, ``,``, brackets, a new line, a
+full stop that ends a sentence) becomes the token ``|``, which no term contains, so that no term
+and no negation reaches across it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def words(text: str) -> tuple[str, ...]:
 CLAUSE_BREAK = "|"
 _WITHOUT = re.compile(r"\bw/o\b|\bw/out\b")
 _MICRO = re.compile(r"[\u00b5\u03bc]g\b")
+# A full stop that ends a sentence ("No known allergies. Oxycodone 5 mg") breaks the clause.
+_SENTENCE_END = re.compile(r"\.(?=\s+[a-z])")
 # "#3", "No. 3", "no 3", "number 3": the codeine strength numbers of the Tylenol-with-codeine family
 # (1 to 4). A bigger number ("#30") is a count dispensed and stays a plain number.
 _CODEINE_NUMBER = re.compile(r"(?:#|\bno\.?|\bnumber|\bnum\.?)\s*([1-4])(?![\d.])")
@@ -53,6 +56,7 @@ def medication_words(text: str) -> tuple[str, ...]:
     plain = _WITHOUT.sub(" without ", plain)
     plain = _WITH.sub(" with ", plain)
     plain = _CODEINE_NUMBER.sub(r" #\1 ", plain)
+    plain = _SENTENCE_END.sub(";", plain)
     tokens: list[str] = []
     for token in _TOKEN.findall(plain):
         if token in _BREAKS:
