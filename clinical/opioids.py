@@ -310,7 +310,9 @@ def _recogniser(
         contexts=Contexts.from_document(rules),
         long_acting=opioids["longActingWords"],
         depot=opioids["depotWords"],
-        numbered=names["codeine"],
+        numbered=NamedOpioid(
+            (ingredients["codeine"],), DurationClass.SHORT_ACTING, False, MatchMethod.ABBREVIATION
+        ),
     )
 
 

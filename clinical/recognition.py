@@ -344,7 +344,7 @@ class Recogniser(Generic[T]):
             if rescue and (overdose or phrase.class_word):
                 continue
             if phrase.kind is _Kind.DOUBT:
-                if phrase.class_word and clause & c.pain_relievers:
+                if phrase.class_word and not c.pain_relievers.isdisjoint(tokens):
                     continue
                 doubts.append(Doubt(term, phrase.why))
             elif tested:
