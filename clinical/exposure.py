@@ -31,7 +31,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from clinical.opioids import OpioidKnowledge, OpioidMatch, Washout, identify_opioid, rxnorm_codes
+from clinical.opioids import (
+    OpioidKnowledge,
+    OpioidMatch,
+    Washout,
+    recognise_medication,
+    rxnorm_codes,
+)
 from clinical.records import MedicationRecord, Source
 
 ACTIVE_STATUSES = frozenset({"active", "intended", "on-hold", "draft"})
@@ -118,9 +124,15 @@ def assess_exposures(
             ignored += 1
             continue
         read[DRAFTS if draft else str(record.source)].append(record)
-        match = identify_opioid(record.medication, knowledge)
+        recognition = recognise_medication(record.medication, knowledge)
+        match = recognition.match
         if match is None:
-            reason = _unidentified(record)
+            # Free text that may name an opioid (a near miss, "narcotic", kratom) is uncertain
+            # unless the record says it was never taken.
+            doubts = "; ".join(str(d) for d in recognition.doubts)
+            never_taken = (record.status or "").lower() in NO_EXPOSURE_STATUSES and not draft
+            reason = f"{doubts}: not ruled out as an opioid" if doubts and not never_taken else None
+            reason = reason or _unidentified(record)
             if reason:
                 unchecked.append(UncheckedRecord(record.reference, reason))
             continue

@@ -6,6 +6,10 @@ the ingredients of a contained or referenced Medication. Opioids with sequestere
 (Embeda, Troxyca) are opioids; naloxone alone, naltrexone and the other antagonists, loperamide
 and diphenoxylate are not.
 
+Free text is read by :mod:`clinical.recognition` (names run into strengths, abbreviations,
+brands, negations, tests, near misses): a text may name an opioid, say nothing, or leave the record
+uncertain (:func:`recognise_medication` returns the doubts with the match).
+
 ``OpioidKnowledge.load`` is the one place the medication rules read a file: it reads the package's
 own data files with ``importlib.resources``, once per process. Every rule takes the loaded
 knowledge as an argument and does no I/O.
@@ -22,6 +26,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from clinical.recognition import Contexts, Doubt, Recogniser
 from clinical.records import RXNORM, Concept, Medication
 from clinical.text import TermIndex
 
@@ -57,6 +62,7 @@ class MatchMethod(StrEnum):
     INGREDIENT_CODE = "ingredient code"
     BRAND = "brand name"
     INGREDIENT_NAME = "ingredient name"
+    ABBREVIATION = "abbreviation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +159,8 @@ class OpioidKnowledge:
     ingredients: Mapping[str, OpioidIngredient]
     ingredients_by_rxcui: Mapping[str, OpioidIngredient]
     products: Mapping[str, OpioidProduct]
-    names: TermIndex[NamedOpioid]
-    long_acting_words: TermIndex[str]
-    depot_words: TermIndex[str]
+    names: Recogniser[NamedOpioid]
+    long_acting_forms: frozenset[str]
     washouts: Mapping[DurationClass, Washout]
     depot_guidance: str
     antagonists: AntagonistKnowledge
@@ -167,9 +172,17 @@ class OpioidKnowledge:
 
     @classmethod
     def from_documents(
-        cls, opioids: Mapping[str, Any], washouts: Mapping[str, Any], naltrexone: Mapping[str, Any]
+        cls,
+        opioids: Mapping[str, Any],
+        washouts: Mapping[str, Any],
+        naltrexone: Mapping[str, Any],
+        text: Mapping[str, Mapping[str, Any]],
     ) -> OpioidKnowledge:
-        """Build the knowledge from the three parsed data documents."""
+        """Build the knowledge from the parsed data documents.
+
+        ``text`` holds the free-text documents by file name: ``opioid_names.json``,
+        ``lookalikes.json`` and ``text_rules.json``.
+        """
         ingredients = {
             item["name"]: OpioidIngredient(
                 item["name"],
@@ -212,9 +225,10 @@ class OpioidKnowledge:
             ingredients=ingredients,
             ingredients_by_rxcui={i.rxcui: i for i in ingredients.values() if i.rxcui},
             products=products,
-            names=TermIndex.build(names),
-            long_acting_words=TermIndex.build({w: w for w in opioids["longActingWords"]}),
-            depot_words=TermIndex.build({w: w for w in opioids["depotWords"]}),
+            names=_recogniser(opioids, ingredients, names, text),
+            long_acting_forms=frozenset(
+                item["code"] for item in opioids["longActingDoseForms"]["codes"]
+            ),
             washouts={
                 DurationClass(name): Washout(
                     DurationClass(name),
@@ -240,6 +254,72 @@ class OpioidKnowledge:
             washouts[duration_class], max_days=max_days, configured=True
         )
         return dataclasses.replace(self, washouts=washouts)
+
+
+def _recogniser(
+    opioids: Mapping[str, Any],
+    ingredients: Mapping[str, OpioidIngredient],
+    names: dict[str, NamedOpioid],
+    text: Mapping[str, Mapping[str, Any]],
+) -> Recogniser[NamedOpioid]:
+    """Index every opioid name, look-alike and doubt of the free-text documents."""
+    extra, lookalikes, rules = (
+        text["opioid_names.json"],
+        text["lookalikes.json"],
+        text["text_rules.json"],
+    )
+    displays = {label: _display(label, named) for label, named in names.items()}
+    for item in extra["brands"]:
+        named = NamedOpioid(
+            tuple(ingredients[name] for name in item["ingredients"]),
+            DurationClass(item["durationClass"]),
+            item["depot"],
+            MatchMethod.BRAND,
+        )
+        for label in (item["name"], *item["synonyms"]):
+            names.setdefault(label, named)
+            displays.setdefault(label, _display(item["name"], named))
+    for item in extra["abbreviations"]:
+        found = tuple(ingredients[name] for name in item["ingredients"])
+        default = max((i.duration_class for i in found), key=lambda c: c.rank)
+        named = NamedOpioid(
+            found,
+            DurationClass(item.get("durationClass", default)),
+            False,
+            MatchMethod.ABBREVIATION,
+        )
+        for label in (item["term"], *item["synonyms"]):
+            names.setdefault(label, named)
+            displays.setdefault(label, found[0].name)
+    not_opioids = [entry["name"] for entry in opioids["notOpioids"] if "products" not in entry]
+    not_opioid_brands = [b for entry in opioids["notOpioids"] for b in entry.get("brands", ())]
+    return Recogniser.build(
+        opioids=names,
+        displays=displays,
+        ingredients=[
+            label for i in opioids["ingredients"] for label in (i["name"], *i["synonyms"])
+        ],
+        lookalikes=[
+            *(item["name"] for item in lookalikes["lookalikes"]),
+            *not_opioids,
+            *not_opioid_brands,
+        ],
+        known_words=lookalikes["knownWords"],
+        doubts={item["term"]: item["reason"] for item in extra["uncertain"]},
+        class_words=[item["term"] for item in extra["uncertain"] if item.get("classWord", False)],
+        contexts=Contexts.from_document(rules),
+        long_acting=opioids["longActingWords"],
+        depot=opioids["depotWords"],
+        numbered=NamedOpioid(
+            (ingredients["codeine"],), DurationClass.SHORT_ACTING, False, MatchMethod.ABBREVIATION
+        ),
+    )
+
+
+def _display(label: str, named: NamedOpioid) -> str:
+    """Name an opioid for a clinician: a brand with its ingredients, an ingredient alone."""
+    ingredients = " / ".join(i.name for i in named.ingredients)
+    return f"{label} ({ingredients})" if named.method is MatchMethod.BRAND else ingredients
 
 
 def _antagonists(document: Mapping[str, Any]) -> AntagonistKnowledge:
@@ -278,8 +358,14 @@ def _load_packaged() -> OpioidKnowledge:
         return json.loads(folder.joinpath(name).read_text(encoding="utf-8"))
 
     return OpioidKnowledge.from_documents(
-        read("opioids.json"), read("washouts.json"), read("naltrexone.json")
+        read("opioids.json"),
+        read("washouts.json"),
+        read("naltrexone.json"),
+        {name: read(name) for name in TEXT_DOCUMENTS},
     )
+
+
+TEXT_DOCUMENTS = ("opioid_names.json", "lookalikes.json", "text_rules.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,11 +406,25 @@ def label_of(medication: Medication) -> str | None:
     return None
 
 
-def identify_opioid(medication: Medication, knowledge: OpioidKnowledge) -> OpioidMatch | None:
-    """Tell whether a medication is an opioid, and by which evidence.
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """What a medication is to the opioid rules: an opioid match, or doubts, or neither."""
 
-    A product code decides alone; otherwise ingredient codes, then brand and generic names in
-    the product's and ingredients' texts, where long-acting or depot words raise the class.
+    match: OpioidMatch | None
+    doubts: tuple[Doubt, ...] = ()
+
+
+def identify_opioid(medication: Medication, knowledge: OpioidKnowledge) -> OpioidMatch | None:
+    """Tell whether a medication is an opioid, and by which evidence."""
+    return recognise_medication(medication, knowledge).match
+
+
+def recognise_medication(medication: Medication, knowledge: OpioidKnowledge) -> Recognition:
+    """Tell whether a medication is an opioid, and if not, whether its text leaves doubt.
+
+    A product code decides alone; otherwise ingredient codes, then the names read in the
+    product's and ingredients' texts and displays (:mod:`clinical.recognition`), where
+    long-acting or depot words, or a long-acting RxNorm dose form, raise the class.
     """
     texts = [word for concept in medication.concepts() for word in concept.words()]
     ingredient_codes: list[OpioidIngredient] = []
@@ -332,7 +432,7 @@ def identify_opioid(medication: Medication, knowledge: OpioidKnowledge) -> Opioi
         for code in rxnorm_codes(concept):
             product = knowledge.products.get(code)
             if product is not None:
-                return OpioidMatch(
+                match = OpioidMatch(
                     product.ingredients,
                     product.duration_class,
                     product.depot,
@@ -340,34 +440,44 @@ def identify_opioid(medication: Medication, knowledge: OpioidKnowledge) -> Opioi
                     code,
                     label_of(medication) or product.name,
                 )
+                return Recognition(match)
             ingredient = knowledge.ingredients_by_rxcui.get(code)
             if ingredient is not None and ingredient not in ingredient_codes:
                 ingredient_codes.append(ingredient)
+    readings = [knowledge.names.read(text) for text in texts]
+    form = medication.form
+    form_words = [knowledge.names.read(text) for text in form.words()] if form else []
+    long_acting = any(r.long_acting for r in (*readings, *form_words)) or any(
+        code in knowledge.long_acting_forms for code in (rxnorm_codes(form) if form else ())
+    )
+    depot = any(r.depot for r in (*readings, *form_words))
     if ingredient_codes:
-        return _match(
+        match = _match(
             tuple(ingredient_codes),
             max((i.duration_class for i in ingredient_codes), key=lambda c: c.rank),
-            False,
+            depot,
             MatchMethod.INGREDIENT_CODE,
             ingredient_codes[0].rxcui or "",
             texts,
-            knowledge,
+            long_acting,
         )
-    hits = [hit for text in texts for hit in knowledge.names.find(text)]
+        return Recognition(match)
+    hits = [hit for reading in readings for hit in reading.hits]
     if not hits:
-        return None
+        return Recognition(None, tuple(d for reading in readings for d in reading.doubts))
     brands = [hit for hit in hits if hit.value.method is MatchMethod.BRAND]
     first = (brands or hits)[0]
     ingredients = tuple(dict.fromkeys(i for hit in hits for i in hit.value.ingredients))
-    return _match(
+    match = _match(
         ingredients,
         max((hit.value.duration_class for hit in hits), key=lambda c: c.rank),
-        any(hit.value.depot for hit in hits),
+        any(hit.value.depot for hit in hits) or depot,
         first.value.method,
         first.term,
         texts,
-        knowledge,
+        long_acting,
     )
+    return Recognition(match)
 
 
 def _match(
@@ -377,14 +487,12 @@ def _match(
     method: MatchMethod,
     term: str,
     texts: list[str],
-    knowledge: OpioidKnowledge,
+    long_acting: bool,
 ) -> OpioidMatch:
-    """Raise the class by the words around the name ("OxyContin", "ER", "patch", "implant")."""
-    if duration_class is DurationClass.SHORT_ACTING and any(
-        next(knowledge.long_acting_words.find(text), None) for text in texts
-    ):
+    """Raise the class by the words around the name ("OxyContin", "TD", "mcg/hr", "implant")."""
+    if duration_class is DurationClass.SHORT_ACTING and long_acting:
         duration_class = DurationClass.LONG_ACTING
-    if not depot and any(i.name == "buprenorphine" for i in ingredients):
-        depot = any(next(knowledge.depot_words.find(text), None) for text in texts)
+    # Depot words matter only for buprenorphine (Sublocade, Brixadi, Probuphine).
+    depot = depot and any(i.name == "buprenorphine" for i in ingredients)
     label = texts[0] if texts else " / ".join(i.name for i in ingredients)
     return OpioidMatch(ingredients, duration_class, depot, method, term, label)

@@ -19,7 +19,8 @@ Choices made here (reviewed through the diff of the JSON):
   products (Embeda, Troxyca) are added.
 * A product's opioid ingredients come from OMTK when it lists the product, otherwise from the
   ingredient names in its RxNorm name; the script fails when the two disagree.
-* Duration class per product (the ``durationClassRule`` of opioid-ingredients.json): methadone or
+* Duration class per product (the ``durationClassRule`` of opioid-ingredients.json, plus
+  ``LONG_ACTING_INGREDIENTS``: levorphanol is long-acting, as its own note asks): methadone or
   levomethadyl -> methadone; buprenorphine -> buprenorphine; in the CDC extended-release set or
   named Extended Release / Transdermal / Drug Implant / 12 HR / 24 HR -> long-acting; otherwise
   short-acting.
@@ -244,7 +245,7 @@ BRANDS: tuple[Brand, ...] = (
     _b("Talacen", "pentazocine", SHORT),
     _b("Stadol", "butorphanol", SHORT, note="Brand of the nasal spray; not in the shared lists."),
     _b("Nubain", "nalbuphine", SHORT, note="Not in the shared lists."),
-    _b("Levo-Dromoran", "levorphanol", SHORT, note="Withdrawn brand; not in the shared lists."),
+    _b("Levo-Dromoran", "levorphanol", LONG, note="Withdrawn brand; not in the shared lists."),
     _b("Olinvyk", "oliceridine", SHORT, note="Not in the shared lists."),
     _b(
         "Darvon",
@@ -289,8 +290,28 @@ LONG_ACTING_WORDS = [
     "168 HR",
     "12 hour",
     "24 hour",
+    "12 hr",
+    "12 h",
+    "24 h",
+    "72 h",
+    "q72h",
+    "every 72 hours",
     "transdermal",
+    "transdermal system",
+    "TD",
+    "TTS",
     "patch",
+    "patches",
+    "mcg/hr",
+    "mcg/h",
+    "mcg/hour",
+    "mcg per hour",
+    "microgram/hour",
+    "micrograms/hour",
+    "micrograms per hour",
+    "LA",
+    "OROS",
+    "depot",
     "implant",
     "Contin",
 ]
@@ -306,7 +327,29 @@ DEPOT_WORDS = [
     "ER injectable",
     "monthly injection",
     "weekly injection",
+    "XR injection",
+    "extended-release subcutaneous",
+    "monthly depot",
+    "weekly depot",
+    "subdermal implant",
 ]
+# RxNorm dose forms (TTY=DF) that make a coded form long-acting. Only codes the shared terminology
+# names are listed; a form's display or text is read with longActingWords as well.
+LONG_ACTING_DOSE_FORMS = [
+    {
+        "code": "316987",
+        "display": "Transdermal System",
+        "source": "terminology/opioids/mme-conversion-factors.json (CDC MME cqlEncoding)",
+    },
+]
+# Ingredients whose class the shared list leaves at short-acting while its own note says the drug
+# stays long: classed long-acting for every product and name, so that one ingredient has one class.
+LONG_ACTING_INGREDIENTS = {
+    "levorphanol": (
+        "opioid-ingredients.json defaults levorphanol to short-acting but notes its 11-16 h "
+        "half-life ('consider long-acting washout'); the article's longer window applies"
+    ),
+}
 
 WASHOUTS: dict[str, dict[str, Any]] = {
     SHORT: {
@@ -376,6 +419,8 @@ def _product_class(ingredients: set[str], name: str, in_er_set: bool) -> str:
         return METH
     if "buprenorphine" in ingredients:
         return BUP
+    if ingredients & set(LONG_ACTING_INGREDIENTS):
+        return LONG
     tokens = " ".join(words(name))
     markers = ("extended release", "transdermal", "drug implant", "12 hr", "24 hr")
     if in_er_set or any(f" {m} " in f" {tokens} " for m in markers):
@@ -422,9 +467,11 @@ class Builder:
                 "rxcui": item["rxcui"],
                 "synonyms": SYNONYMS.get(name, []),
                 "pharmacology": item["pharmacology"],
-                "durationClass": item["defaultDurationClass"],
+                "durationClass": LONG
+                if name in LONG_ACTING_INGREDIENTS
+                else item["defaultDurationClass"],
                 "evidence": item["evidenceTier"],
-                "note": item.get("formulationNotes"),
+                "note": LONG_ACTING_INGREDIENTS.get(name, item.get("formulationNotes")),
             }
         for name, extra in EXTRA_INGREDIENTS.items():
             self.ingredients[name] = {
@@ -633,16 +680,22 @@ def build(terminology: Path) -> dict[str, dict[str, Any]]:
         "provenance": _provenance(builder.sources, "Opioid ingredients, products and brands"),
         "durationClasses": list(CLASS_ORDER),
         "durationClassRule": (
-            "methadone/levomethadyl -> methadone; buprenorphine -> buprenorphine; CDC "
-            "extended-release set or RxNorm name with Extended Release/Transdermal/Drug Implant/"
-            "12 HR/24 HR -> long-acting; otherwise short-acting. Names and brands: the class of "
-            "the ingredient or brand, raised to long-acting by a longActingWords entry."
+            "methadone/levomethadyl -> methadone; buprenorphine -> buprenorphine; "
+            "longActingIngredients -> long-acting; CDC extended-release set or RxNorm name with "
+            "Extended Release/Transdermal/Drug Implant/12 HR/24 HR -> long-acting; otherwise "
+            "short-acting. Names and brands: the class of the ingredient or brand, raised to "
+            "long-acting by a longActingWords entry or a longActingDoseForms code."
         ),
         "depotRule": (
             "Buprenorphine implants and extended-release buprenorphine prefilled syringes "
             "(50 MG/ML and stronger), and names with a depotWords entry next to buprenorphine."
         ),
         "longActingWords": LONG_ACTING_WORDS,
+        "longActingDoseForms": {
+            "rule": "A Medication.form coded with one of these RxNorm dose forms is long-acting.",
+            "codes": LONG_ACTING_DOSE_FORMS,
+        },
+        "longActingIngredients": LONG_ACTING_INGREDIENTS,
         "depotWords": DEPOT_WORDS,
         "ingredients": list(builder.ingredients.values()),
         "brands": brands,
