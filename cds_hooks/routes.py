@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -26,7 +25,6 @@ from cds_hooks.discovery import discovery_document, find_service
 from cds_hooks.errors import (
     CdsError,
     CheckUnavailable,
-    InvalidRequest,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -35,7 +33,7 @@ from cds_hooks.errors import (
 )
 from cds_hooks.feedback import parse_feedback
 from cds_hooks.gc_pause import collector_paused
-from cds_hooks.request import parse_hook_request
+from cds_hooks.request import parse_hook_request, parse_json_body
 from cds_hooks.security import VerifiedClient
 from cds_hooks.state import current_state
 from cds_hooks.store import pseudonym
@@ -68,12 +66,18 @@ def _route(rule: str, method: str) -> Callable[[Callable[..., Any]], Callable[..
     return register
 
 
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The body is larger than this service accepts ({limit} bytes).")
+
+
 @blueprint.before_request
 def _limit_body() -> None:
     limit = current_state().settings.max_body_bytes
-    request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The body is larger than this service accepts ({limit} bytes).")
+        raise _too_large(limit)
+    # A streamed (chunked) body has no length to check up front: read at most one byte past
+    # the limit, so that a body over it is seen as such (413), not as truncated JSON (400).
+    request.max_content_length = limit + 1
 
 
 @blueprint.after_request
@@ -96,7 +100,7 @@ def _cds_error(error: CdsError) -> Response:
 @blueprint.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
     if isinstance(error, RequestEntityTooLarge):
-        return PayloadTooLarge("The body is larger than this service accepts.").response()
+        return _too_large(current_state().settings.max_body_bytes).response()
     response = CdsError(error.description or error.name).response()
     response.status_code = error.code or 400
     return response
@@ -137,10 +141,11 @@ def _authenticate() -> VerifiedClient | None:
 def _json_body() -> object:
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
-    try:
-        return orjson.loads(request.get_data(cache=False))
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The body is not valid JSON.", path="(body)") from None
+    raw = request.get_data(cache=False)
+    limit = current_state().settings.max_body_bytes
+    if len(raw) > limit:
+        raise _too_large(limit)
+    return parse_json_body(raw)
 
 
 @_route("", "GET")

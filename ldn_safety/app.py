@@ -12,6 +12,7 @@ from flask import Flask
 import smart_app
 from cds_hooks import init_app as init_cds_hooks
 from clinical.knowledge import load_knowledge
+from ldn_safety.headers import install_headers
 from ldn_safety.logs import configure_logging
 
 
@@ -28,6 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     configure_logging(app)
+    install_headers(app)
     # Fail at start-up, not on a clinician's first order, when a site setting is malformed.
     load_knowledge(app.config.get("METHADONE_WASHOUT_DAYS"))
     smart_app.init_app(app)
