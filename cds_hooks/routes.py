@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import time
 import traceback
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from limits import RateLimitItem
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -25,13 +27,15 @@ from cds_hooks.discovery import discovery_document, find_service
 from cds_hooks.errors import (
     CdsError,
     CheckUnavailable,
+    InvalidRequest,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
 )
-from cds_hooks.feedback import parse_feedback
+from cds_hooks.feedback import check_against_issued, parse_feedback
 from cds_hooks.gc_pause import collector_paused
 from cds_hooks.request import parse_hook_request, parse_json_body
 from cds_hooks.security import VerifiedClient
@@ -43,6 +47,9 @@ log = logging.getLogger("ldn.cds_hooks")
 blueprint = Blueprint("cds_hooks", __name__)
 
 _OTHER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Feedback read-back page sizes.
+FEEDBACK_PAGE = 100
+FEEDBACK_PAGE_MAX = 1000
 
 
 def _route(rule: str, method: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -138,6 +145,14 @@ def _authenticate() -> VerifiedClient | None:
     return current_state().verifier.verify(request.headers.get("Authorization"), _audience())
 
 
+def _within_rate(rate: RateLimitItem, *keys: str) -> None:
+    """Count one call against ``rate`` for ``keys``; raise TooManyRequests (429) past it."""
+    limiter = current_state().limiter
+    if not limiter.hit(rate, *keys):
+        reset = limiter.get_window_stats(rate, *keys).reset_time
+        raise TooManyRequests(max(1, math.ceil(reset - time.time())))
+
+
 def _json_body() -> object:
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
@@ -160,7 +175,7 @@ def discovery() -> dict[str, Any]:
 def call_service(service_id: str) -> dict[str, Any]:
     """Run the naltrexone opioid-safety check for one hook call and answer its cards."""
     started = time.monotonic()
-    _authenticate()
+    client = _authenticate()
     service = find_service(service_id)
     state = current_state()
     today = current_app.config["TODAY"]()
@@ -174,6 +189,7 @@ def call_service(service_id: str) -> dict[str, Any]:
             patient_pseudonym=pseudonym(state.settings.pseudonym_key, hook.patient_id),
             cards=cards,
             issued_at=datetime.now(UTC),
+            client_issuer=client.issuer if client else None,
         )
     except SQLAlchemyError as error:
         # A warning must reach the clinician even when it cannot be recorded for feedback.
@@ -200,12 +216,20 @@ def receive_feedback(service_id: str) -> dict[str, Any]:
     """Store what the clinician did with the cards (CDS Hooks §Feedback)."""
     client = _authenticate()
     service = find_service(service_id)
+    state = current_state()
+    issuer = client.issuer if client else None
+    _within_rate(state.settings.feedback_rate_limit, "cds-feedback", issuer or "(no client JWT)")
     items = parse_feedback(_json_body())
-    current_state().store.record_feedback(
+    now = datetime.now(UTC)
+    check_against_issued(
+        items,
+        state.store.issued([item.card for item in items]),
         service_id=service.id,
-        items=items,
-        client_issuer=client.issuer if client else None,
-        received_at=datetime.now(UTC),
+        client_issuer=issuer,
+        now=now,
+    )
+    state.store.record_feedback(
+        service_id=service.id, items=items, client_issuer=issuer, received_at=now
     )
     log.info(
         "feedback stored",
@@ -214,16 +238,35 @@ def receive_feedback(service_id: str) -> dict[str, Any]:
     return {"received": len(items)}
 
 
+def _page_parameter(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) > maximum:
+        raise InvalidRequest(f"{name} must be a whole number from 0 to {maximum}", path=name)
+    return int(raw)
+
+
 @_route("/admin/feedback", "GET")
 def export_feedback() -> dict[str, Any]:
-    """Return every stored feedback item with its card (needs the admin bearer token)."""
+    """Return stored feedback items with their cards, a page at a time (admin bearer token).
+
+    ``?after=<id>&limit=<n>``: the items with ``id`` above ``after``, oldest first, at most
+    ``limit`` (100 by default, 1,000 at most); ``next`` is the URL of the following page.
+    """
     expected = current_state().settings.admin_token
     if expected is None:
         raise NotFound("The feedback read-back is not enabled (CDS_ADMIN_TOKEN is unset).")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized("admin-token")
-    return {"feedback": list(current_state().store.feedback_rows())}
+    after = _page_parameter("after", 0, 2**62)
+    limit = _page_parameter("limit", FEEDBACK_PAGE, FEEDBACK_PAGE_MAX) or FEEDBACK_PAGE
+    rows = list(current_state().store.feedback_rows(after=after, limit=limit))
+    page: dict[str, Any] = {"feedback": rows}
+    if len(rows) == limit:
+        page["next"] = f"{_base_url()}{request.path}?after={rows[-1]['id']}&limit={limit}"
+    return page
 
 
 @blueprint.route("/<path:unknown>", methods=[*_OTHER_METHODS])

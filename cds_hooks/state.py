@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from cds_hooks.config import CdsSettings
 from cds_hooks.security import ClientVerifier, JwksCache
@@ -21,6 +23,7 @@ class CdsState:
     settings: CdsSettings
     store: CdsStore
     verifier: ClientVerifier
+    limiter: MovingWindowRateLimiter
 
 
 def build_state(settings: CdsSettings, database_url: str) -> CdsState:
@@ -35,7 +38,8 @@ def build_state(settings: CdsSettings, database_url: str) -> CdsState:
     def remember(issuer: str, jti: str, keep_until: int) -> bool:
         return store.remember_jti(issuer, jti, keep_until, now=int(time.time()))
 
-    return CdsState(settings, store, ClientVerifier(settings, jwks, remember))
+    limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
+    return CdsState(settings, store, ClientVerifier(settings, jwks, remember), limiter)
 
 
 def current_state() -> CdsState:

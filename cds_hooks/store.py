@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from cds_hooks.feedback import FeedbackItem
+from cds_hooks.feedback import FeedbackItem, IssuedCard
 
 metadata = MetaData()
 
@@ -45,6 +45,8 @@ issued_cards = Table(
     Column("summary", String(200), nullable=False),
     Column("suggestions", JSON, nullable=False),
     Column("issued_at", String(40), nullable=False),
+    # The CDS client (JWT issuer) the card was issued to: only it may send feedback on the card.
+    Column("client_issuer", Text),
 )
 
 feedback = Table(
@@ -104,6 +106,7 @@ class CdsStore:
         patient_pseudonym: str | None,
         cards: Sequence[Mapping[str, Any]],
         issued_at: datetime,
+        client_issuer: str | None = None,
     ) -> None:
         """Keep what was issued for each card, so later feedback can be read against it."""
         if not cards:
@@ -121,6 +124,7 @@ class CdsStore:
                     for s in card.get("suggestions", [])
                 ],
                 "issued_at": utc_iso(issued_at),
+                "client_issuer": client_issuer,
             }
             for card in cards
         ]
@@ -155,8 +159,34 @@ class CdsStore:
         with self.engine.begin() as connection:
             connection.execute(insert(feedback), rows)
 
-    def feedback_rows(self) -> Iterator[dict[str, Any]]:
-        """Yield every feedback item, oldest first, joined with the card it is about."""
+    def issued(self, uuids: Sequence[str]) -> dict[str, IssuedCard]:
+        """Return the cards with these uuids that this service issued, by uuid."""
+        query = select(
+            issued_cards.c.uuid,
+            issued_cards.c.service_id,
+            issued_cards.c.client_issuer,
+            issued_cards.c.suggestions,
+            issued_cards.c.issued_at,
+        ).where(issued_cards.c.uuid.in_(set(uuids)))
+        with self.engine.connect() as connection:
+            return {
+                row.uuid: IssuedCard(
+                    uuid=row.uuid,
+                    service_id=row.service_id,
+                    client_issuer=row.client_issuer,
+                    suggestions=frozenset(str(s["uuid"]) for s in row.suggestions if s.get("uuid")),
+                    issued_at=datetime.fromisoformat(row.issued_at),
+                )
+                for row in connection.execute(query)
+            }
+
+    def feedback_rows(
+        self, *, after: int = 0, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield feedback items with ``id`` above ``after``, oldest first, joined with their card.
+
+        ``limit`` bounds how many (a page of the admin read-back); None yields them all.
+        """
         query = (
             select(
                 feedback,
@@ -169,7 +199,9 @@ class CdsStore:
             .select_from(
                 feedback.outerjoin(issued_cards, feedback.c.card_uuid == issued_cards.c.uuid)
             )
+            .where(feedback.c.id > after)
             .order_by(feedback.c.id)
+            .limit(limit)
         )
         with self.engine.connect() as connection:
             for row in connection.execute(query):
