@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from limits import RateLimitItem, parse
 
 DEFAULTS: dict[str, Any] = {
     # issuer -> {"jwks_url": ...} and/or {"jwks": {...}} (inline wins: a pinned copy, never
@@ -36,6 +37,11 @@ DEFAULTS: dict[str, Any] = {
     "CDS_MAX_BODY_BYTES": 32 * 1024 * 1024,
     # Browser-based CDS clients allowed to call the service ("*" for any origin).
     "CDS_CORS_ORIGINS": [],
+    # Feedback calls allowed per client (JWT issuer), in the limits library's notation.
+    "CDS_FEEDBACK_RATE_LIMIT": "600/minute",
+    # Where rate-limit counters live: "memory://" (per worker process) or a shared
+    # "redis://host:port" when several workers or hosts must share one budget.
+    "RATE_LIMIT_STORAGE_URI": "memory://",
     # Bearer token for GET /cds-services/admin/feedback; unset disables the endpoint.
     "CDS_ADMIN_TOKEN": None,
     # The SMART app's launch URL for card links; unset means PUBLIC_BASE_URL + "/launch".
@@ -94,6 +100,8 @@ class CdsSettings:
     smart_launch_url: str | None
     source_url: str | None
     pseudonym_key: str | None
+    feedback_rate_limit: RateLimitItem
+    rate_limit_storage_uri: str
     methadone_washout_days: int | None = None
 
     def fhir_server_allowed(self, url: str) -> bool:
@@ -134,6 +142,14 @@ def _url_list(config: Mapping[str, Any], name: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple):
         raise ConfigError(f"{name} must be a JSON list of URLs")
     return tuple(_absolute_url(name, item).rstrip("/") for item in value)
+
+
+def _rate(config: Mapping[str, Any], name: str) -> RateLimitItem:
+    value = config.get(name, DEFAULTS[name])
+    try:
+        return parse(value)
+    except (ValueError, TypeError):
+        raise ConfigError(f'{name} must be a rate such as "600/minute", got {value!r}') from None
 
 
 def _trusted_clients(value: object) -> dict[str, TrustedClient]:
@@ -198,5 +214,7 @@ def load_settings(config: Mapping[str, Any]) -> CdsSettings:
         smart_launch_url=_optional_url(config, "CDS_SMART_LAUNCH_URL"),
         source_url=_optional_url(config, "CDS_SOURCE_URL"),
         pseudonym_key=pseudonym_key if isinstance(pseudonym_key, str) else None,
+        feedback_rate_limit=_rate(config, "CDS_FEEDBACK_RATE_LIMIT"),
+        rate_limit_storage_uri=str(config.get("RATE_LIMIT_STORAGE_URI", "memory://")),
         methadone_washout_days=config.get("METHADONE_WASHOUT_DAYS"),
     )

@@ -89,6 +89,19 @@ class PayloadTooLarge(CdsError):
     code = "payload-too-large"
 
 
+class TooManyRequests(CdsError):
+    """The client sent more calls of this kind than its rate limit allows (429)."""
+
+    status = 429
+    code = "too-many-requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many calls; try again in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
 class UnsupportedMediaType(CdsError):
     """The body is not sent as JSON (415)."""
 

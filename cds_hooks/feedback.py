@@ -1,15 +1,28 @@
-"""Parse and check a feedback body (CDS Hooks §Feedback) into frozen FeedbackItems."""
+"""Parse and check a feedback body (CDS Hooks §Feedback) into frozen FeedbackItems.
+
+Feedback is accepted only about cards this service issued, to the client sending it, and only
+names suggestions that were on that card: anything else is a 400 and nothing is stored. Sizes are
+bounded (items per call, comment length, field lengths) and times must be sane (not before the
+card was issued, not in the future), so that a client cannot fill the store or the read-back.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cds_hooks.errors import InvalidRequest
 
 OUTCOMES = frozenset({"accepted", "overridden"})
+# One hook call answers a handful of cards; an EHR sends feedback per card or per call.
+MAX_ITEMS = 50
+MAX_COMMENT_CHARACTERS = 2000
+MAX_FIELD_CHARACTERS = 500
+# Clock difference allowed between the EHR and this service for outcomeTimestamp.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +46,43 @@ class FeedbackItem:
     user_comment: str | None = None
 
 
-def _string(obj: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> str | None:
+@dataclass(frozen=True, slots=True)
+class CardOnRecord:
+    """What the store kept of a card this service issued."""
+
+    uuid: str
+    service_id: str
+    client_issuer: str | None
+    suggestions: frozenset[str]
+    issued_at: datetime
+
+
+def _string(
+    obj: Mapping[str, Any],
+    key: str,
+    path: str,
+    *,
+    required: bool = True,
+    limit: int = MAX_FIELD_CHARACTERS,
+) -> str | None:
     value = obj.get(key)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{path}.{key} must be a non-empty string", path=f"{path}.{key}")
+    if len(value) > limit:
+        raise InvalidRequest(
+            f"{path}.{key} is longer than {limit} characters", path=f"{path}.{key}"
+        )
+    return value
+
+
+def _uuid(obj: Mapping[str, Any], key: str, path: str) -> str:
+    value = str(_string(obj, key, path))
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise InvalidRequest(f"{path}.{key} must be a UUID", path=f"{path}.{key}") from None
     return value
 
 
@@ -67,8 +111,8 @@ def _accepted(item: Mapping[str, Any], path: str) -> tuple[str, ...]:
     ids = []
     for index, suggestion in enumerate(raw):
         where = f"{path}.acceptedSuggestions[{index}]"
-        ids.append(_string(_object(suggestion, where), "id", where))
-    return tuple(i for i in ids if i)
+        ids.append(_uuid(_object(suggestion, where), "id", where))
+    return tuple(ids)
 
 
 def _override(item: Mapping[str, Any], path: str) -> tuple[OverrideCoding | None, str | None]:
@@ -77,7 +121,7 @@ def _override(item: Mapping[str, Any], path: str) -> tuple[OverrideCoding | None
         return None, None
     where = f"{path}.overrideReason"
     reason = _object(raw, where)
-    comment = _string(reason, "userComment", where, required=False)
+    comment = _string(reason, "userComment", where, required=False, limit=MAX_COMMENT_CHARACTERS)
     if reason.get("reason") is None:
         return None, comment
     coding = _object(reason["reason"], f"{where}.reason")
@@ -111,7 +155,7 @@ def _item(raw: object, path: str) -> FeedbackItem:
             path=f"{path}.overrideReason",
         )
     return FeedbackItem(
-        card=str(_string(item, "card", path)),
+        card=_uuid(item, "card", path),
         outcome=outcome,
         outcome_timestamp=_timestamp(
             str(_string(item, "outcomeTimestamp", path)), f"{path}.outcomeTimestamp"
@@ -129,4 +173,38 @@ def parse_feedback(body: object) -> tuple[FeedbackItem, ...]:
     items = body.get("feedback")
     if not isinstance(items, list) or not items:
         raise InvalidRequest("feedback must be a non-empty array", path="feedback")
+    if len(items) > MAX_ITEMS:
+        raise InvalidRequest(f"feedback holds more than {MAX_ITEMS} items", path="feedback")
     return tuple(_item(raw, f"feedback[{index}]") for index, raw in enumerate(items))
+
+
+def check_against_issued(
+    items: Sequence[FeedbackItem],
+    issued: Mapping[str, CardOnRecord],
+    *,
+    service_id: str,
+    client_issuer: str | None,
+    now: datetime,
+) -> None:
+    """Refuse feedback on a card this service did not issue to this client for this service,
+    naming a suggestion that was not on the card, or timed before the card or in the future."""
+    for index, item in enumerate(items):
+        path = f"feedback[{index}]"
+        card = issued.get(item.card)
+        if card is None or card.service_id != service_id or card.client_issuer != client_issuer:
+            # One answer for all three: the caller learns nothing about other clients' cards.
+            raise InvalidRequest(
+                f"{path}.card is not a card this service issued to this client",
+                path=f"{path}.card",
+            )
+        for number, suggestion in enumerate(item.accepted_suggestions):
+            if suggestion not in card.suggestions:
+                raise InvalidRequest(
+                    f"{path}.acceptedSuggestions[{number}].id is not a suggestion of that card",
+                    path=f"{path}.acceptedSuggestions[{number}].id",
+                )
+        if not card.issued_at - CLOCK_SKEW <= item.outcome_timestamp <= now + CLOCK_SKEW:
+            raise InvalidRequest(
+                f"{path}.outcomeTimestamp must lie between the card's issue and now",
+                path=f"{path}.outcomeTimestamp",
+            )

@@ -1,7 +1,13 @@
 """Put text from FHIR resources safely into card Markdown and summaries.
 
 Drug names and ids come from the EHR's data: a ``*``, ``|``, ``[`` or ``<`` in them must show as
-itself, never become emphasis, a table cell, a link or HTML in the EHR's card renderer.
+itself, never become emphasis, a table cell, a link or HTML in the EHR's card renderer. Nor may
+a bare URL, ``www.`` name, domain or e-mail address in them become a link: GFM's autolink
+extension and linkify-style renderers turn those into links without any markup (GFM spec
+§6.9). A backslash before the ``:`` of ``://`` and before each dot of a domain stops the
+inline matchers (CommonMark lets a backslash escape any ASCII punctuation; the text reads the
+same); e-mail autolinks are found after escapes are resolved, so a word joiner (U+2060, not
+shown) goes before the ``@``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,11 @@ _INLINE = re.compile(r"([\\`*_{}\[\]()<>#|~!&])")
 # A list marker or heading at the start of the text would open a block.
 _BLOCK_START = re.compile(r"^(\d+)([.)])|^([-+=])")
 _SPACE = re.compile(r"\s+")
+# What autolinkers look for: a scheme's "://", a dot inside a host name, an e-mail's "@".
+_SCHEME_SLASHES = re.compile(r":(?=//)")
+_HOST_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z])")
+_AT = "@"
+_WORD_JOINER = "\u2060"
 
 SUMMARY_LIMIT = 139  # CDS Hooks: summary "<140 characters"
 
@@ -21,6 +32,8 @@ SUMMARY_LIMIT = 139  # CDS Hooks: summary "<140 characters"
 def md(text: object) -> str:
     """Escape ``text`` for GFM inline use: markup characters escaped, line breaks folded."""
     escaped = _INLINE.sub(r"\\\1", _SPACE.sub(" ", str(text)).strip())
+    escaped = _HOST_DOT.sub(r"\\.", _SCHEME_SLASHES.sub(r"\\:", escaped))
+    escaped = escaped.replace(_AT, _WORD_JOINER + _AT)
     return _BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", escaped)
 
 

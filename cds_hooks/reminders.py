@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,8 +29,6 @@ from typing import Protocol
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinical.assessment import Assessment
-
-log = logging.getLogger("ldn.cds_hooks")
 
 SESSION_HOURS = 12
 
@@ -73,8 +70,13 @@ def recall_for(
     patient_pseudonym: str | None,
     client_issuer: str | None,
     now: datetime,
+    on_failure: Callable[[SQLAlchemyError], None],
 ) -> Recall | None:
-    """Build the look-up for one order-sign call (None: nothing can be recalled)."""
+    """Build the look-up for one order-sign call (None: nothing can be recalled).
+
+    A store that cannot be read recalls nothing (the full card is shown) and is reported to
+    ``on_failure`` (the outage log, which says it once).
+    """
     if patient_pseudonym is None:
         return None
 
@@ -90,11 +92,7 @@ def recall_for(
             )
         except SQLAlchemyError as error:
             # Nothing recalled means the full card: the safe side.
-            log.error(
-                "override look-up failed: %s",
-                type(error).__name__,
-                extra={"event": "override-lookup-failed"},
-            )
+            on_failure(error)
             return None
 
     return recall

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from flask import Blueprint, Response, current_app, request
+from limits import RateLimitItem
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -31,13 +32,14 @@ from cds_hooks.errors import (
     NotFound,
     PayloadTooLarge,
     StoreUnavailable,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
 )
-from cds_hooks.feedback import parse_feedback
+from cds_hooks.feedback import check_against_issued, parse_feedback
 from cds_hooks.gc_pause import collector_paused
 from cds_hooks.reminders import recall_for
-from cds_hooks.request import parse_hook_request
+from cds_hooks.request import parse_hook_request, parse_json_body
 from cds_hooks.security import VerifiedClient
 from cds_hooks.state import current_state
 from cds_hooks.store import pseudonym
@@ -50,6 +52,9 @@ _OTHER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Parts of the store named in the outage log (docs/cds-hooks.md, "When the store fails").
 CARD_STORE = "card store"
 FEEDBACK_STORE = "feedback store"
+# Feedback read-back page sizes.
+FEEDBACK_PAGE = 100
+FEEDBACK_PAGE_MAX = 1000
 
 
 def _route(rule: str, method: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -73,12 +78,18 @@ def _route(rule: str, method: str) -> Callable[[Callable[..., Any]], Callable[..
     return register
 
 
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The body is larger than this service accepts ({limit} bytes).")
+
+
 @blueprint.before_request
 def _limit_body() -> None:
     limit = current_state().settings.max_body_bytes
-    request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The body is larger than this service accepts ({limit} bytes).")
+        raise _too_large(limit)
+    # A streamed (chunked) body has no length to check up front: read at most one byte past
+    # the limit, so that a body over it is seen as such (413), not as truncated JSON (400).
+    request.max_content_length = limit + 1
 
 
 @blueprint.after_request
@@ -109,7 +120,7 @@ def _cds_error(error: CdsError) -> Response:
 @blueprint.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
     if isinstance(error, RequestEntityTooLarge):
-        return PayloadTooLarge("The body is larger than this service accepts.").response()
+        return _too_large(current_state().settings.max_body_bytes).response()
     response = CdsError(error.description or error.name).response()
     response.status_code = error.code or 400
     return response
@@ -147,13 +158,22 @@ def _authenticate() -> VerifiedClient | None:
     return current_state().verifier.verify(request.headers.get("Authorization"), _audience())
 
 
+def _within_rate(rate: RateLimitItem, *keys: str) -> None:
+    """Count one call against ``rate`` for ``keys``; raise TooManyRequests (429) past it."""
+    limiter = current_state().limiter
+    if not limiter.hit(rate, *keys):
+        reset = limiter.get_window_stats(rate, *keys).reset_time
+        raise TooManyRequests(max(1, math.ceil(reset - time.time())))
+
+
 def _json_body() -> object:
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
-    try:
-        return orjson.loads(request.get_data(cache=False))
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The body is not valid JSON.", path="(body)") from None
+    raw = request.get_data(cache=False)
+    limit = current_state().settings.max_body_bytes
+    if len(raw) > limit:
+        raise _too_large(limit)
+    return parse_json_body(raw)
 
 
 @_route("", "GET")
@@ -183,6 +203,9 @@ def call_service(service_id: str) -> dict[str, Any]:
                 patient_pseudonym=patient,
                 client_issuer=client.issuer if client else None,
                 now=now,
+                on_failure=lambda error: state.outages.failed(
+                    CARD_STORE, error, "overrides cannot be recalled: order-sign shows full cards"
+                ),
             )
             if service.hook == "order-sign"
             else None
@@ -198,6 +221,7 @@ def call_service(service_id: str) -> dict[str, Any]:
             patient_pseudonym=patient,
             cards=issued,
             issued_at=now,
+            client_issuer=client.issuer if client else None,
         )
     except SQLAlchemyError as error:
         # A warning must reach the clinician even when it cannot be recorded for feedback.
@@ -222,14 +246,27 @@ def receive_feedback(service_id: str) -> dict[str, Any]:
     """Store what the clinician did with the cards (CDS Hooks §Feedback)."""
     client = _authenticate()
     service = find_service(service_id)
-    items = parse_feedback(_json_body())
     state = current_state()
+    issuer = client.issuer if client else None
+    _within_rate(state.settings.feedback_rate_limit, "cds-feedback", issuer or "(no client JWT)")
+    items = parse_feedback(_json_body())
+    now = datetime.now(UTC)
+    if CARD_STORE in state.outages.failing():
+        # Cards issued while the store was failing were not recorded: feedback about them can
+        # neither be checked nor kept now. The client is told to send it again later.
+        raise StoreUnavailable(
+            "The feedback was not stored (the service's database is unavailable): send it again."
+        )
     try:
-        state.store.record_feedback(
+        check_against_issued(
+            items,
+            state.store.issued([item.card for item in items]),
             service_id=service.id,
-            items=items,
-            client_issuer=client.issuer if client else None,
-            received_at=datetime.now(UTC),
+            client_issuer=issuer,
+            now=now,
+        )
+        state.store.record_feedback(
+            service_id=service.id, items=items, client_issuer=issuer, received_at=now
         )
     except SQLAlchemyError as error:
         # Nothing of the call was stored (one transaction): the client is told to send it again.
@@ -245,21 +282,40 @@ def receive_feedback(service_id: str) -> dict[str, Any]:
     return {"received": len(items)}
 
 
+def _page_parameter(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) > maximum:
+        raise InvalidRequest(f"{name} must be a whole number from 0 to {maximum}", path=name)
+    return int(raw)
+
+
 @_route("/admin/feedback", "GET")
 def export_feedback() -> dict[str, Any]:
-    """Return every stored feedback item with its card (needs the admin bearer token)."""
+    """Return stored feedback items with their cards, a page at a time (admin bearer token).
+
+    ``?after=<id>&limit=<n>``: the items with ``id`` above ``after``, oldest first, at most
+    ``limit`` (100 by default, 1,000 at most); ``next`` is the URL of the following page.
+    """
     expected = current_state().settings.admin_token
     if expected is None:
         raise NotFound("The feedback read-back is not enabled (CDS_ADMIN_TOKEN is unset).")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized("admin-token")
+    after = _page_parameter("after", 0, 2**62)
+    limit = _page_parameter("limit", FEEDBACK_PAGE, FEEDBACK_PAGE_MAX) or FEEDBACK_PAGE
     try:
-        return {"feedback": list(current_state().store.feedback_rows())}
+        rows = list(current_state().store.feedback_rows(after=after, limit=limit))
     except SQLAlchemyError:
         raise StoreUnavailable(
             "The feedback cannot be read now (the service's database is unavailable)."
         ) from None
+    page: dict[str, Any] = {"feedback": rows}
+    if len(rows) == limit:
+        page["next"] = f"{_base_url()}{request.path}?after={rows[-1]['id']}&limit={limit}"
+    return page
 
 
 @blueprint.route("/<path:unknown>", methods=[*_OTHER_METHODS])

@@ -2,9 +2,10 @@
 
 A call is accepted only when its ``Authorization: Bearer`` JWT is signed with ES384 or RS384
 (never ``none`` or a shared-secret HMAC) by a key of an allowlisted issuer, names this exact
-endpoint as ``aud``, is current (``exp``/``iat`` with a small leeway), and carries a ``jti`` not
-seen before. The JWK Set comes from the issuer's configured URL or inline set, or from a ``jku``
-header only when that URL is allowlisted for the issuer. Nothing of the token is ever logged.
+endpoint as ``aud``, is current (``exp``/``iat`` with a small leeway), lives at most five
+minutes (``exp - iat``), and carries a ``jti`` not seen before. The JWK Set comes from the
+issuer's configured URL or inline set, or from a ``jku`` header only when that URL is
+allowlisted for the issuer. Nothing of the token is ever logged.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from cds_hooks.config import CdsSettings, TrustedClient
 from cds_hooks.errors import Unauthorized
 
 ALGORITHMS = ("ES384", "RS384")
+# The longest client JWT accepted, exp - iat (the spec's example token lives five minutes).
+MAX_LIFETIME_SECONDS = 300
+# NumericDate claims beyond this (year 2286) are not times a client clock produces.
+MAX_NUMERIC_DATE = 10_000_000_000
 
 # remember_jti(issuer, jti, keep_until) -> False when the pair was already seen. keep_until is
 # exp plus the leeway: after that the token is refused as expired, so its id may be forgotten.
@@ -132,6 +137,9 @@ class ClientVerifier:
         key = self._key(client, header.get("jku"), kid)
         try:
             verified = jwt.decode(token, key, algorithms=[header["alg"]])
+            check_lifetime(
+                verified.claims, now=self._now(), leeway=self._settings.jwt_leeway_seconds
+            )
             jwt.JWTClaimsRegistry(
                 now=int(self._now()),
                 leeway=self._settings.jwt_leeway_seconds,
@@ -180,6 +188,34 @@ def _inline_key(jwks: Mapping[str, Any], kid: str) -> Any:
         return KeySet.import_key_set(jwks).get_by_kid(kid)  # type: ignore[arg-type]
     except JoseError:
         raise Unauthorized("kid-not-in-inline-jwks") from None
+
+
+def _seconds(claims: Mapping[str, Any], name: str) -> float | None:
+    """Return a NumericDate claim (RFC 7519 §2) when it is a number of seconds in range."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Unauthorized(f"rejected-{name}-not-a-number")
+    if not 0 <= value <= MAX_NUMERIC_DATE:  # NaN fails this too
+        raise Unauthorized(f"rejected-{name}-out-of-range")
+    return float(value)
+
+
+def check_lifetime(claims: Mapping[str, Any], *, now: float, leeway: float) -> None:
+    """Refuse a token whose times are out of range, issued in the future, or too long-lived.
+
+    CDS Hooks §Trusting CDS Clients shows a JWT whose ``exp`` is five minutes after its
+    ``iat``: a longer-lived token (or one issued a day ago that is still "valid") widens the
+    window in which a stolen token can be replayed against another endpoint, so ``exp - iat``
+    may be at most MAX_LIFETIME_SECONDS and ``iat`` no later than now plus the leeway.
+    """
+    exp, iat = _seconds(claims, "exp"), _seconds(claims, "iat")
+    _seconds(claims, "nbf")
+    if iat is not None and iat > now + leeway:
+        raise Unauthorized("rejected-iat-in-future")
+    if exp is not None and iat is not None and exp - iat > MAX_LIFETIME_SECONDS:
+        raise Unauthorized("rejected-lifetime-too-long")
 
 
 def _bearer(authorization: str | None) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,6 +28,7 @@ class CdsState:
     store: CdsStore
     verifier: ClientVerifier
     outages: OutageLog
+    limiter: MovingWindowRateLimiter
 
 
 def build_state(settings: CdsSettings, database_url: str) -> CdsState:
@@ -41,7 +44,9 @@ def build_state(settings: CdsSettings, database_url: str) -> CdsState:
     )
     outages = OutageLog()
     replay = ReplayGuard(store, outages)
-    return CdsState(settings, store, ClientVerifier(settings, jwks, replay.remember), outages)
+    limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
+    verifier = ClientVerifier(settings, jwks, replay.remember)
+    return CdsState(settings, store, verifier, outages, limiter)
 
 
 def database_problem(state: CdsState) -> str | None:

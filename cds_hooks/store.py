@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from cds_hooks.cards import IssuedCard
-from cds_hooks.feedback import FeedbackItem
+from cds_hooks.feedback import CardOnRecord, FeedbackItem
 from cds_hooks.reminders import Override
 
 metadata = MetaData()
@@ -60,6 +60,8 @@ issued_cards = Table(
     # fingerprint of the decision it stood for.
     Column("order_reference", String(200)),
     Column("decision", String(64)),
+    # The CDS client (JWT issuer) the card was issued to: only it may send feedback on the card.
+    Column("client_issuer", Text),
 )
 
 feedback = Table(
@@ -152,6 +154,7 @@ class CdsStore:
         patient_pseudonym: str | None,
         cards: Sequence[IssuedCard],
         issued_at: datetime,
+        client_issuer: str | None = None,
     ) -> None:
         """Keep what was issued for each card, so later feedback can be read against it."""
         if not cards:
@@ -171,6 +174,7 @@ class CdsStore:
                 "issued_at": utc_iso(issued_at),
                 "order_reference": issued.order_reference,
                 "decision": issued.decision,
+                "client_issuer": client_issuer,
             }
             for issued in cards
         ]
@@ -205,8 +209,34 @@ class CdsStore:
         with self.engine.begin() as connection:
             connection.execute(insert(feedback), rows)
 
-    def feedback_rows(self) -> Iterator[dict[str, Any]]:
-        """Yield every feedback item, oldest first, joined with the card it is about."""
+    def issued(self, uuids: Sequence[str]) -> dict[str, CardOnRecord]:
+        """Return the cards with these uuids that this service issued, by uuid."""
+        query = select(
+            issued_cards.c.uuid,
+            issued_cards.c.service_id,
+            issued_cards.c.client_issuer,
+            issued_cards.c.suggestions,
+            issued_cards.c.issued_at,
+        ).where(issued_cards.c.uuid.in_(set(uuids)))
+        with self.engine.connect() as connection:
+            return {
+                row.uuid: CardOnRecord(
+                    uuid=row.uuid,
+                    service_id=row.service_id,
+                    client_issuer=row.client_issuer,
+                    suggestions=frozenset(str(s["uuid"]) for s in row.suggestions if s.get("uuid")),
+                    issued_at=datetime.fromisoformat(row.issued_at),
+                )
+                for row in connection.execute(query)
+            }
+
+    def feedback_rows(
+        self, *, after: int = 0, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield feedback items with ``id`` above ``after``, oldest first, joined with their card.
+
+        ``limit`` bounds how many (a page of the admin read-back); None yields them all.
+        """
         query = (
             select(
                 feedback,
@@ -219,7 +249,9 @@ class CdsStore:
             .select_from(
                 feedback.outerjoin(issued_cards, feedback.c.card_uuid == issued_cards.c.uuid)
             )
+            .where(feedback.c.id > after)
             .order_by(feedback.c.id)
+            .limit(limit)
         )
         with self.engine.connect() as connection:
             for row in connection.execute(query):

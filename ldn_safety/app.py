@@ -14,6 +14,7 @@ from cds_hooks import init_app as init_cds_hooks
 from cds_hooks.state import EXTENSION as CDS_EXTENSION
 from cds_hooks.state import database_problem
 from clinical.knowledge import load_knowledge
+from ldn_safety.headers import install_headers
 from ldn_safety.logs import configure_logging
 from smart_app.session import session_store_problem
 
@@ -31,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     configure_logging(app)
+    install_headers(app)
     # Fail at start-up, not on a clinician's first order, when a site setting is malformed.
     load_knowledge(app.config.get("METHADONE_WASHOUT_DAYS"))
     smart_app.init_app(app)

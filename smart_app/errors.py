@@ -106,3 +106,17 @@ class LaunchExpired(LaunchError):
     status = 401
     title = "Your session with the EHR has ended"
     next_step = "Open the app again from the patient's chart."
+
+
+class TooManyLaunches(LaunchError):
+    """This client started more launches than ``SMART_LAUNCH_RATE_LIMIT`` allows."""
+
+    status = 429
+    title = "Too many sign-ins from this computer"
+    next_step = "Wait a minute, then open the app again from the patient's chart."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"The app was opened too often in a short time; try again in {retry_after} s."
+        )
+        self.retry_after = retry_after

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Mapping
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from smart_app import launch as smart
-from smart_app.errors import LaunchError
+from smart_app.errors import LaunchError, TooManyLaunches
 from smart_app.registrations import ClientRegistration, registration_for
 from smart_app.session import remember_pending, start_launch, take_pending
 
@@ -25,6 +27,8 @@ def launch() -> BaseResponse:
     if not iss and launch_value is None:
         iss = current_app.config["SMART_DEFAULT_ISS"]
     registration = registration_for(registrations(), iss)
+    # Only an allowlisted iss within this client's rate gets a discovery fetch and a session.
+    _within_launch_rate()
     config = smart.discover(registration.iss, registrations(), timeout=_timeout())
     authorize_url, pending = smart.begin(
         config, registration, redirect_uri=_redirect_uri(), launch=launch_value
@@ -53,20 +57,30 @@ def no_store(response: Response) -> Response:
 
 
 @bp.errorhandler(LaunchError)
-def launch_error(error: LaunchError) -> tuple[str, int]:
+def launch_error(error: LaunchError) -> tuple[str, int, dict[str, str]]:
     """Render a launch failure as a page that says what happened and what to do next."""
     log.warning(
         "launch failed: %s",
         type(error).__name__,
         extra={"event": "smart_launch_failed", "status": error.status},
     )
-    return render_template("smart_app/error.html", error=error), error.status
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyLaunches) else {}
+    return render_template("smart_app/error.html", error=error), error.status, headers
 
 
 def registrations() -> Mapping[str, ClientRegistration]:
     """Return the allowlisted issuers and their client registrations."""
     registered: Mapping[str, ClientRegistration] = current_app.extensions["smart_app"]
     return registered
+
+
+def _within_launch_rate() -> None:
+    """Count a launch for this client address; raise TooManyLaunches (429) past the rate."""
+    limiter, rate = current_app.extensions["smart_app_launch_limit"]
+    client = request.remote_addr or "unknown"
+    if not limiter.hit(rate, "smart-launch", client):
+        reset = limiter.get_window_stats(rate, "smart-launch", client).reset_time
+        raise TooManyLaunches(max(1, math.ceil(reset - time.time())))
 
 
 def _redirect_uri() -> str:

@@ -82,7 +82,12 @@ def check_csrf() -> None:
         return
     expected = session.get(CSRF_KEY)
     sent = request.form.get(CSRF_FIELD, "")
-    if not isinstance(expected, str) or not secrets.compare_digest(sent, expected):
+    # Compared as bytes: compare_digest refuses non-ASCII text (TypeError, a 500), and a forged
+    # form may send anything. A lone surrogate cannot be encoded and matches nothing.
+    sent_bytes = sent.encode("utf-8", "replace")
+    if not isinstance(expected, str) or not secrets.compare_digest(
+        sent_bytes, expected.encode("utf-8", "replace")
+    ):
         raise CsrfRejected(
             "The form did not come with this browser's security token, so nothing was done."
         )

@@ -299,7 +299,7 @@ def test_fhir_text_is_escaped_in_the_markdown(client: FlaskClient, sign: Signer)
     (card,) = _cards(_call(client, sign, hook_body(prefetch=_prefetch([statement]))))
     detail = card["detail"]
     assert "\\*5 mg\\*" in detail
-    assert "\\[click\\]\\(https://evil.example\\)" in detail
+    assert "\\[click\\]\\(https\\://evil\\.example\\)" in detail
     assert "\\<b\\>" in detail
     assert "| [click]" not in detail
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -65,7 +66,7 @@ def _feedback(
     item: dict[str, Any] = {
         "card": card["uuid"],
         "outcome": "overridden",
-        "outcomeTimestamp": "2026-11-25T10:00:00Z",
+        "outcomeTimestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if with_reason:
         reason = card["overrideReasons"][2]

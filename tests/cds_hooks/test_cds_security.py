@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import responses
+from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey
 
@@ -26,6 +27,7 @@ from tests.cds_hooks.support import (
     SIGN,
     Signer,
     base_config,
+    bearer,
     open_store,
 )
 
@@ -187,8 +189,29 @@ REFUSALS = [
     (
         "issued in the future",
         lambda sign, keys: sign(AUD_PATH, iat=_now() + 600, exp=_now() + 900),
-        "rejected-invalid_claim",
+        "rejected-iat-in-future",
     ),
+    (
+        "expiring in 2100",
+        lambda sign, keys: sign(AUD_PATH, exp=4_102_444_800),
+        "rejected-lifetime-too-long",
+    ),
+    (
+        "issued a day ago, still current",
+        lambda sign, keys: sign(AUD_PATH, iat=_now() - 86_400, exp=_now() + 60),
+        "rejected-lifetime-too-long",
+    ),
+    (
+        "living six minutes",
+        lambda sign, keys: sign(AUD_PATH, iat=_now(), exp=_now() + 360),
+        "rejected-lifetime-too-long",
+    ),
+    ("exp 1e20", lambda sign, keys: sign(AUD_PATH, exp=1e20), "rejected-exp-out-of-range"),
+    ("iat 1e20", lambda sign, keys: sign(AUD_PATH, iat=1e20), "rejected-iat-out-of-range"),
+    ("negative iat", lambda sign, keys: sign(AUD_PATH, iat=-1), "rejected-iat-out-of-range"),
+    ("exp as text", lambda sign, keys: sign(AUD_PATH, exp="tomorrow"), "rejected-exp-not-a-number"),
+    ("exp true", lambda sign, keys: sign(AUD_PATH, exp=True), "rejected-exp-not-a-number"),
+    ("nbf 1e20", lambda sign, keys: sign(AUD_PATH, nbf=1e20), "rejected-nbf-out-of-range"),
     (
         "wrong audience",
         lambda sign, keys: sign(AUD_PATH, aud="https://elsewhere.example.test"),
@@ -254,3 +277,17 @@ def test_unreachable_jwks_is_refused(
 ) -> None:
     mocked.replace(responses.GET, JWKS_URL, status=503)
     assert _refused(verifier, sign(AUD_PATH)) == "jwks-unavailable"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"exp": 1e20}, {"exp": 10**30}, {"iat": -(10**30)}, {"exp": 4_102_444_800}, {"exp": "x"}],
+    ids=["exp-1e20", "exp-huge-int", "iat-huge-negative", "exp-2100", "exp-text"],
+)
+def test_out_of_range_times_answer_401_not_503(
+    client: FlaskClient, sign: Signer, claims: dict[str, Any]
+) -> None:
+    path = f"/cds-services/{SELECT}"
+    response = client.post(path, json={}, headers=bearer(sign(path, **claims)))
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "unauthorized"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +70,11 @@ def _hook(client: FlaskClient, sign: Signer, token: str | None = None) -> Any:
 def _feedback_body(card_uuid: str, items: int = 1) -> dict[str, Any]:
     return {
         "feedback": [
-            {"card": card_uuid, "outcome": "overridden", "outcomeTimestamp": "2026-11-25T10:00:00Z"}
+            {
+                "card": card_uuid,
+                "outcome": "overridden",
+                "outcomeTimestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
             for _ in range(items)
         ]
     }
@@ -106,7 +112,7 @@ def test_hook_calls_keep_their_cards_when_the_store_cannot_be_written(
     assert any(message.startswith("card store unavailable") for message in errors)
     # Feedback cannot be kept: the client is told so, never told it was stored.
     answer = client.post(
-        FEEDBACK_PATH, json=_feedback_body("0f9e6c7a"), headers=bearer(sign(FEEDBACK_PATH))
+        FEEDBACK_PATH, json=_feedback_body(str(uuid.uuid4())), headers=bearer(sign(FEEDBACK_PATH))
     )
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "30"
@@ -138,10 +144,13 @@ def test_a_database_restart_while_calls_arrive(
             indicators = tuple(c["indicator"] for c in (response.get_json() or {}).get("cards", []))
             hook_answers.append((response.status_code, indicators))
 
+    # Feedback is taken only about cards the service issued: one, before the restart.
+    (card,) = _hook(app.test_client(), sign).get_json()["cards"]
+
     def send_feedback() -> None:
         client = app.test_client()
         while not stop.is_set():
-            body = _feedback_body("0f9e6c7a-0000-4000-8000-000000000001", items_per_call)
+            body = _feedback_body(card["uuid"], items_per_call)
             response = client.post(FEEDBACK_PATH, json=body, headers=bearer(sign(FEEDBACK_PATH)))
             feedback_answers.append(response.status_code)
             time.sleep(0.05)

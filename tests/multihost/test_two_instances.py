@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -80,7 +81,7 @@ def test_feedback_on_a_card_from_a_is_accepted_at_b_and_exported_from_either(
                 "card": card["uuid"],
                 "outcome": "accepted",
                 "acceptedSuggestions": [{"id": suggestion}],
-                "outcomeTimestamp": "2026-11-25T10:05:00Z",
+                "outcomeTimestamp": datetime.now(UTC).isoformat(timespec="seconds"),
             }
         ]
     }

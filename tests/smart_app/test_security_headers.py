@@ -104,6 +104,18 @@ def test_a_post_with_another_sessions_token_is_refused(browser, fhir) -> None:
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("token", ["jeton-sécurité", "токен", "\u2028", CSRF + "é"])
+def test_a_non_ascii_token_is_refused_with_the_page_not_a_500(browser, fhir, token) -> None:
+    fhir.chart()
+    launch_id = sign_in(browser)
+    response = browser.post(
+        f"{APP}/plan/save?launch_id={launch_id}", data={**PLAN, "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert "The form could not be accepted" in response.get_data(as_text=True)
+    assert len(fhir.http.calls) == 0
+
+
 def test_every_form_carries_the_sessions_token(browser, fhir) -> None:
     fhir.chart()
     launch_id = sign_in(browser)
