@@ -34,7 +34,6 @@ from cds_hooks.errors import (
     UnsupportedMediaType,
 )
 from cds_hooks.feedback import parse_feedback
-from cds_hooks.gc_pause import collector_paused
 from cds_hooks.request import parse_hook_request
 from cds_hooks.security import VerifiedClient
 from cds_hooks.state import current_state
@@ -167,9 +166,8 @@ def call_service(service_id: str) -> dict[str, Any]:
     service = find_service(service_id)
     state = current_state()
     today = current_app.config["TODAY"]()
-    with collector_paused():
-        hook = parse_hook_request(_json_body(), service)
-        cards = run_check(hook, service, state.settings, today=today, base=_base_url())
+    hook = parse_hook_request(_json_body(), service)
+    cards = run_check(hook, service, state.settings, today=today, base=_base_url())
     try:
         state.store.record_cards(
             service_id=service.id,
