@@ -86,7 +86,7 @@ def _cds_error(error: CdsError) -> Response:
         # Loud, so that a refused client is never a silent state (a client may show its own
         # "all clear" for a 401). The reason and claimed issuer only: never the token.
         log.warning(
-            "client JWT refused: %s (issuer %s); see docs/cds-hooks.md, Security",
+            "client JWT refused: %s (issuer %s); the reasons: docs/cds-hooks.md",
             error.reason,
             error.issuer or "not given",
             extra={
