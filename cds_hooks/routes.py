@@ -37,7 +37,6 @@ from cds_hooks.errors import (
     UnsupportedMediaType,
 )
 from cds_hooks.feedback import check_against_issued, parse_feedback
-from cds_hooks.gc_pause import collector_paused
 from cds_hooks.reminders import recall_for
 from cds_hooks.request import parse_hook_request, parse_json_body
 from cds_hooks.security import VerifiedClient
@@ -103,7 +102,7 @@ def _cds_error(error: CdsError) -> Response:
         # Loud, so that a refused client is never a silent state (a client may show its own
         # "all clear" for a 401). The reason and claimed issuer only: never the token.
         log.warning(
-            "client JWT refused: %s (issuer %s); see docs/cds-hooks.md, Security",
+            "client JWT refused: %s (issuer %s); the reasons: docs/cds-hooks.md",
             error.reason,
             error.issuer or "not given",
             extra={
@@ -193,26 +192,23 @@ def call_service(service_id: str) -> dict[str, Any]:
     state = current_state()
     today = current_app.config["TODAY"]()
     now = datetime.now(UTC)
-    with collector_paused():
-        hook = parse_hook_request(_json_body(), service)
-        patient = pseudonym(state.settings.pseudonym_key, hook.patient_id)
-        recall = (
-            recall_for(
-                state.store,
-                select_service_id=service_for_hook("order-select").id,
-                patient_pseudonym=patient,
-                client_issuer=client.issuer if client else None,
-                now=now,
-                on_failure=lambda error: state.outages.failed(
-                    CARD_STORE, error, "overrides cannot be recalled: order-sign shows full cards"
-                ),
-            )
-            if service.hook == "order-sign"
-            else None
+    hook = parse_hook_request(_json_body(), service)
+    patient = pseudonym(state.settings.pseudonym_key, hook.patient_id)
+    recall = (
+        recall_for(
+            state.store,
+            select_service_id=service_for_hook("order-select").id,
+            patient_pseudonym=patient,
+            client_issuer=client.issuer if client else None,
+            now=now,
+            on_failure=lambda error: state.outages.failed(
+                CARD_STORE, error, "overrides cannot be recalled: order-sign shows full cards"
+            ),
         )
-        issued = run_check(
-            hook, service, state.settings, today=today, base=_base_url(), recall=recall
-        )
+        if service.hook == "order-sign"
+        else None
+    )
+    issued = run_check(hook, service, state.settings, today=today, base=_base_url(), recall=recall)
     cards = [entry.card for entry in issued]
     try:
         state.store.record_cards(

@@ -3,9 +3,11 @@
 A call is accepted only when its ``Authorization: Bearer`` JWT is signed with ES384 or RS384
 (never ``none`` or a shared-secret HMAC) by a key of an allowlisted issuer, names this exact
 endpoint as ``aud``, is current (``exp``/``iat`` with a small leeway), lives at most five
-minutes (``exp - iat``), and carries a ``jti`` not seen before. The JWK Set comes from the
-issuer's configured URL or inline set, or from a ``jku`` header only when that URL is
-allowlisted for the issuer. Nothing of the token is ever logged.
+minutes (``exp - iat``), and carries a ``jti`` not seen before. The keys come from the issuer's
+inline set (a pinned copy: nothing is fetched) or its configured URL; a ``jku`` header must name
+that URL or one allowlisted for the issuer, and an inline set serves it without fetching.
+Nothing of the token is ever logged; a refusal carries the issuer the token claims, for the
+operator's log.
 """
 
 from __future__ import annotations

@@ -84,9 +84,11 @@ class BoundedFileSystemCache(FileSystemCache):
 class PartitionedCookie:
     """Mix into a Flask-Session interface: add ``Partitioned`` to the session cookie.
 
-    Flask 3.1 supports ``SESSION_COOKIE_PARTITIONED`` but Flask-Session 0.8's ``save_session``
-    does not pass it on, and ``after_request`` handlers run before the session is saved, so the
-    attribute is added here, right after Flask-Session wrote the cookie (set or delete).
+    Flask 3.1 supports ``SESSION_COOKIE_PARTITIONED`` but Flask-Session 0.8 (the latest) does
+    not pass it on (pallets-eco/flask-session#273, open), and ``after_request`` handlers run
+    before the session is saved, so the attribute is added here, right after Flask-Session wrote
+    the cookie (set or delete). ``tests/smart_app/test_session_cookie.py`` pins Flask-Session's
+    exact ``Set-Cookie`` output, so a release that writes the cookie differently fails there.
     """
 
     def save_session(self, app: Flask, session: ServerSideSession, response: Response) -> None:
@@ -99,7 +101,7 @@ class PartitionedCookie:
         response.headers.remove("Set-Cookie")
         for cookie in cookies:
             if cookie.startswith(prefix):
-                cookie = _with_attributes(cookie)
+                cookie = _with_attributes(cookie, interface.get_cookie_samesite(app))
             response.headers.add("Set-Cookie", cookie)
 
 
@@ -204,11 +206,14 @@ def _bounded(entries: dict[str, Any], keep: int) -> dict[str, Any]:
     return dict(list(entries.items())[-keep:]) if keep > 0 else {}
 
 
-def _with_attributes(cookie: str) -> str:
-    # A Partitioned cookie must also be Secure; Flask-Session's delete omits both.
-    attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
-    if "secure" not in attributes:
+def _with_attributes(cookie: str, samesite: str | None) -> str:
+    # A Partitioned cookie must also be Secure, and in a cross-site frame a cookie without
+    # SameSite=None is refused, its deletion too: Flask-Session's delete omits all three.
+    names = {part.split("=")[0].strip().lower() for part in cookie.split(";")[1:]}
+    if "secure" not in names:
         cookie += "; Secure"
-    if "partitioned" not in attributes:
+    if samesite and "samesite" not in names:
+        cookie += f"; SameSite={samesite}"
+    if "partitioned" not in names:
         cookie += "; Partitioned"
     return cookie

@@ -13,7 +13,10 @@ JWT check, request checks, cards and the store) and, for the largest N, the peak
 of one call (tracemalloc). The phases are timed inside the real call by wrapping the functions
 the route calls, so nothing of the pipeline is copied here. Usage::
 
-    python tools/bench_cds.py [--records 10 100 1000 10000] [--calls N] [--gc-off]
+    python tools/bench_cds.py [--records 10 100 1000 10000] [--calls N] [--gc-off | --gc-compare]
+
+``--gc-compare`` times calls in pairs, one with Python's cycle collector on and one with it off,
+alternating in the same process so that a busy machine slows both alike, and prints both medians.
 """
 
 from __future__ import annotations
@@ -450,6 +453,21 @@ def _collector_off() -> Iterator[None]:
         gc.enable()
 
 
+def compare_collector(bench: CdsBench, records: int, pairs: int) -> tuple[float, float]:
+    """Return the median call time with the cycle collector on and off, timed in pairs."""
+    prefetch = {
+        key: orjson.Fragment(orjson.dumps(value)) for key, value in chart_prefetch(records).items()
+    }
+    bench.call(bench.body(prefetch))  # warm-up
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(pairs):
+        for collector_on in (True, False):
+            body = bench.body(prefetch)
+            with nullcontext() if collector_on else _collector_off():
+                times[collector_on].append(bench.call(body)[0])
+    return statistics.median(times[True]), statistics.median(times[False])
+
+
 def default_calls(records: int) -> int:
     """Return how many calls to time: 30 for small charts, down to 5 at 10,000 records."""
     return max(5, min(30, 10_000 // records))
@@ -490,7 +508,20 @@ def main() -> None:
         action="store_true",
         help="switch Python's cyclic garbage collector off during the calls, to see its share",
     )
+    parser.add_argument(
+        "--gc-compare",
+        action="store_true",
+        help="time calls in pairs with the collector on and off, and print both medians",
+    )
     args = parser.parse_args()
+    if args.gc_compare:
+        with tempfile.TemporaryDirectory() as workdir, CdsBench(Path(workdir)) as bench:
+            print("records  pairs  collector on ms  collector off ms  off/on")
+            for records in args.records:
+                pairs = args.calls or default_calls(records)
+                on, off = compare_collector(bench, records, pairs)
+                print(f"{records:7,}  {pairs:5}  {_ms(on):>14}  {_ms(off):>16}  {off / on:6.2f}")
+        return
     largest = max(args.records)
     print(
         "order-select through Flask's test client, in process; a fresh ES384 JWT per call; "
