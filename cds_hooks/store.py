@@ -103,16 +103,16 @@ JTI_PURGE_INTERVAL_SECONDS = 60
 def store_engine(url: str) -> Engine:
     """Create an engine for ``url`` whose every step gives up within the store timeout."""
     backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        # Wait this long for another writer's lock (one file, no server, no pool to bound).
+        return create_engine(url, connect_args={"timeout": STORE_TIMEOUT_SECONDS})
+    connect_args: dict[str, Any] = {}
     if backend == "postgresql":
-        connect_args: dict[str, Any] = {
+        milliseconds = STORE_TIMEOUT_SECONDS * 1000
+        connect_args = {
             "connect_timeout": STORE_TIMEOUT_SECONDS,
-            "options": f"-c statement_timeout={STORE_TIMEOUT_SECONDS * 1000}"
-            f" -c lock_timeout={STORE_TIMEOUT_SECONDS * 1000}",
+            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
         }
-    elif backend == "sqlite":
-        connect_args = {"timeout": STORE_TIMEOUT_SECONDS}  # wait for a writer's lock this long
-    else:
-        connect_args = {}
     return create_engine(
         url, connect_args=connect_args, pool_pre_ping=True, pool_timeout=STORE_TIMEOUT_SECONDS
     )
