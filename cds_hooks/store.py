@@ -34,7 +34,6 @@ from sqlalchemy import (
     insert,
     make_url,
     select,
-    text,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -132,11 +131,6 @@ class CdsStore:
     def after_fork(self) -> None:
         """Drop the parent's pooled connections in a new worker process (never share a socket)."""
         self.engine.dispose(close=False)
-
-    def ping(self) -> None:
-        """Run a trivial query; raise SQLAlchemyError when the database cannot be reached."""
-        with self.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
 
     def record_cards(
         self,
