@@ -34,7 +34,6 @@ from sqlalchemy import (
     insert,
     make_url,
     select,
-    text,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -111,16 +110,16 @@ JTI_PURGE_INTERVAL_SECONDS = 60
 def store_engine(url: str) -> Engine:
     """Create an engine for ``url`` whose every step gives up within the store timeout."""
     backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        # Wait this long for another writer's lock (one file, no server, no pool to bound).
+        return create_engine(url, connect_args={"timeout": STORE_TIMEOUT_SECONDS})
+    connect_args: dict[str, Any] = {}
     if backend == "postgresql":
-        connect_args: dict[str, Any] = {
+        milliseconds = STORE_TIMEOUT_SECONDS * 1000
+        connect_args = {
             "connect_timeout": STORE_TIMEOUT_SECONDS,
-            "options": f"-c statement_timeout={STORE_TIMEOUT_SECONDS * 1000}"
-            f" -c lock_timeout={STORE_TIMEOUT_SECONDS * 1000}",
+            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
         }
-    elif backend == "sqlite":
-        connect_args = {"timeout": STORE_TIMEOUT_SECONDS}  # wait for a writer's lock this long
-    else:
-        connect_args = {}
     return create_engine(
         url, connect_args=connect_args, pool_pre_ping=True, pool_timeout=STORE_TIMEOUT_SECONDS
     )
@@ -140,11 +139,6 @@ class CdsStore:
     def after_fork(self) -> None:
         """Drop the parent's pooled connections in a new worker process (never share a socket)."""
         self.engine.dispose(close=False)
-
-    def ping(self) -> None:
-        """Run a trivial query; raise SQLAlchemyError when the database cannot be reached."""
-        with self.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
 
     def record_cards(
         self,

@@ -20,6 +20,13 @@ from cds_hooks.state import EXTENSION as CDS_EXTENSION
 from cds_hooks.state import CdsState
 from ldn_safety.app import create_app
 
+# One worker process per core: checking a hook call is CPU work under the GIL, so processes give
+# the parallelism; at least two, so one slow call never holds the only process.
+DEFAULT_WORKERS = max(2, os.cpu_count() or 1)
+# Threads per worker: while one call waits on the EHR's FHIR server (up to the 3 s deadline) or
+# on the database, the others use the CPU; more would only queue behind the GIL.
+DEFAULT_THREADS = 4
+
 # Command name -> (module, builder, extra that installs what it needs, one-line help).
 _SANDBOX_COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "check": (
@@ -39,8 +46,25 @@ _SANDBOX_COMMANDS: dict[str, tuple[str, str, str, str]] = {
 
 def _after_fork(server: Any, worker: Any) -> None:
     """In each new worker: open database connections of its own, never the parent's."""
-    state: CdsState = worker.app.application.extensions[CDS_EXTENSION]
-    state.store.after_fork()
+    state: CdsState | None = worker.app.application.extensions.get(CDS_EXTENSION)
+    if state is not None:  # the sandbox EHR, served the same way, has no CDS store
+        state.store.after_fork()
+
+
+def run_gunicorn(
+    app: Flask, host: str, port: int, workers: int, threads: int = DEFAULT_THREADS
+) -> None:
+    """Serve ``app`` under gunicorn with ``workers`` processes of ``threads`` threads each."""
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "accesslog": None,
+        "timeout": 30,
+        "post_fork": _after_fork,
+    }
+    _Gunicorn(app, options).run()
 
 
 class _Gunicorn(BaseApplication):
@@ -103,14 +127,6 @@ def main() -> None:
     """LDN Opioid-Safety: CDS Hooks service and SMART on FHIR app for low-dose naltrexone."""
 
 
-# One worker process per core: checking a hook call is CPU work under the GIL, so processes give
-# the parallelism; at least two, so one slow call never holds the only process.
-DEFAULT_WORKERS = max(2, os.cpu_count() or 1)
-# Threads per worker: while one call waits on the EHR's FHIR server (up to the 3 s deadline) or
-# on the database, the others use the CPU; more would only queue behind the GIL.
-DEFAULT_THREADS = 4
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
@@ -140,16 +156,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             "value, the same on every worker and host, e.g. "
             "LDN_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        "accesslog": None,
-        "timeout": 30,
-        "post_fork": _after_fork,
-    }
-    _Gunicorn(app, options).run()
+    run_gunicorn(app, host, port, workers, threads)
 
 
 main.add_command(feedback_group(create_app))

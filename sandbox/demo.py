@@ -7,11 +7,15 @@ allows the sandbox's FHIR proxy as ``fhirServer`` and as SMART ``iss``, and is r
 the sandbox's authorization server as a ``private_key_jwt`` client. Every key is made at start.
 
 The product's factory is passed in (``ldn_safety.app.create_app``): the sandbox sits below the
-entry points and never imports them.
+entry points and never imports them. So is, when the sandbox EHR runs with several worker
+processes (``sandbox_workers``), the production server that runs them (``ldn_safety.cli``'s
+gunicorn): its authorization server and EHR pages keep their state in a database every worker
+shares, and the browser tests run it that way.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import secrets
 import shutil
 import signal
@@ -19,6 +23,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -39,6 +44,8 @@ from sandbox.loader import SampleLoadError, load_samples
 from sandbox.settings import SandboxSettings
 
 ProductFactory = Callable[[Mapping[str, Any]], Flask]
+# worker_server(app, host, port, workers): serve ``app`` in worker processes until terminated.
+WorkerServer = Callable[[Flask, str, int, int], None]
 
 APP_CLIENT_ID = "ldn-opioid-safety"
 # What the sandbox lets the product's SMART app have (the app asks for less or the same).
@@ -109,7 +116,14 @@ class Demo:
         *,
         today: date | None = None,
         python: str = sys.executable,
+        sandbox_workers: int = 1,
+        worker_server: WorkerServer | None = None,
     ) -> None:
+        if sandbox_workers > 1 and worker_server is None:
+            raise DemoError("several sandbox workers need a worker_server to run them")
+        self._sandbox_workers = sandbox_workers
+        self._worker_server = worker_server
+        self._processes: list[multiprocessing.process.BaseProcess] = []
         self.data_dir = Path(data_dir)
         self.ports = ports
         self.today = today or date.today()
@@ -154,7 +168,10 @@ class Demo:
             settings = self.sandbox_settings = self._sandbox_settings(app_key)
             self.sandbox_app = create_sandbox_app(settings)
             self.product_app = self._product_factory(self._product_config(settings, app_key))
-            self._serve(self.sandbox_app, self.ports.sandbox)
+            if self._worker_server is not None and self._sandbox_workers > 1:
+                self._serve_in_workers(self.sandbox_app, self.ports.sandbox)
+            else:
+                self._serve(self.sandbox_app, self.ports.sandbox)
             self._serve(self.product_app, self.ports.product)
             for url in (f"{self.urls.fhir}/metadata", f"{self.urls.product}/healthz"):
                 _wait_until_answering(url)
@@ -170,6 +187,13 @@ class Demo:
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+        while self._processes:
+            process = self._processes.pop()
+            process.terminate()  # gunicorn's arbiter stops its workers on SIGTERM
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
         self._fhir.stop()
 
     def _sandbox_settings(self, app_key: ECKey) -> SandboxSettings:
@@ -226,6 +250,18 @@ class Demo:
         thread.start()
         self._servers.append((server, thread))
 
+    def _serve_in_workers(self, app: Flask, port: int) -> None:
+        # Forked, so the app built here (its keys, its database) is the one every worker serves.
+        assert self._worker_server is not None
+        process = multiprocessing.get_context("fork").Process(
+            target=self._worker_server,
+            args=(app, LOOPBACK, port, self._sandbox_workers),
+            name=f"demo-workers-{port}",
+            daemon=True,
+        )
+        process.start()
+        self._processes.append(process)
+
 
 def _require_free(port: int) -> None:
     """Refuse a busy port up front (werkzeug would exit the process instead of raising)."""
@@ -239,10 +275,19 @@ def _require_free(port: int) -> None:
 def _wait_until_answering(url: str) -> None:
     session = requests.Session()
     session.trust_env = False
+    deadline = time.monotonic() + READY_TIMEOUT
     try:
-        response = session.get(url, timeout=READY_TIMEOUT)
-    except requests.RequestException as error:
-        raise DemoError(f"{url} does not answer ({type(error).__name__}).") from error
+        while True:
+            try:
+                response = session.get(url, timeout=READY_TIMEOUT)
+                break
+            except requests.ConnectionError as error:
+                # Worker processes may still be starting: retry until the deadline.
+                if time.monotonic() > deadline:
+                    raise DemoError(f"{url} does not answer ({type(error).__name__}).") from error
+                time.sleep(0.2)
+            except requests.RequestException as error:
+                raise DemoError(f"{url} does not answer ({type(error).__name__}).") from error
     finally:
         session.close()
     if response.status_code != 200:

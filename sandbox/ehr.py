@@ -11,7 +11,6 @@ with the link's ``appContext`` bound to the launch.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -51,7 +50,6 @@ def create_ehr_blueprint(
 ) -> Blueprint:
     """Build the EHR pages' blueprint (mounted at ``/ehr``)."""
     blueprint = Blueprint("ehr", __name__, url_prefix="/ehr")
-    sessions: ExpiringMap[str, OrderSession] = ExpiringMap(time.time)
     app_origin = _origin(settings.app_launch_url)
 
     def launch_url(target: str, patient_id: str, app_context: str | None = None) -> str:
@@ -109,14 +107,18 @@ def create_ehr_blueprint(
             return f"Feedback could not be sent to the CDS service: {error.message}"
         return None
 
+    def sessions() -> ExpiringMap[str, OrderSession]:
+        # In the sandbox's database, so that every worker of the sandbox sees every order.
+        return current_auth().database.map("ehr-order")
+
     def order_session(session_id: str) -> OrderSession:
-        session = sessions.get(session_id)
+        session = sessions().get(session_id)
         if session is None:
             abort(404, "This prescribing session has expired or does not exist.")
         return session
 
     def save(session: OrderSession) -> ResponseReturnValue:
-        sessions.put(session.id, session, SESSION_TTL)
+        sessions().put(session.id, session, SESSION_TTL)
         return redirect(url_for("ehr.order", session_id=session.id), 303)
 
     def card_of(session: OrderSession, card_uuid: str) -> Card:

@@ -20,7 +20,7 @@ from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 
 from sandbox.auth.models import PRIVATE_KEY_JWT, Client
-from sandbox.auth.store import Clock, ExpiringMap
+from sandbox.auth.store import ExpiringMap, SandboxDatabase
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("RS384", "ES384")
@@ -33,10 +33,10 @@ log = logging.getLogger("ldn.sandbox.auth")
 class PrivateKeyJwtAuthentication:
     """Authenticate a client by its signed assertion; a callable authlib registers by name."""
 
-    def __init__(self, token_endpoint: str, now: Clock) -> None:
+    def __init__(self, token_endpoint: str, database: SandboxDatabase) -> None:
         self._token_endpoint = token_endpoint
-        self._now = now
-        self._seen: ExpiringMap[tuple[str, str], bool] = ExpiringMap(now)
+        self._now = database.now
+        self._seen: ExpiringMap[tuple[str, str], bool] = database.map("assertion-jti")
 
     def __call__(
         self, query_client: Callable[[str], Client | None], request: OAuth2Request

@@ -58,6 +58,9 @@ class AuthConfig:
     consent_ttl: int = 900
     auto_approve: bool = False
     standalone_need_patient_banner: bool = True
+    # Where launches, consents, codes and tokens live (any SQLAlchemy URL): shared by every
+    # worker process; None means an SQLite file of this server's own in a temporary folder.
+    database_url: str | None = None
     now: Clock = field(default=time.time)
 
     def __post_init__(self) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.auth.models import FHIR_ID, USER_REFERENCE
-from sandbox.auth.store import Clock, ExpiringMap
+from sandbox.auth.store import ExpiringMap, SandboxDatabase
 
 _REFERENCE = re.compile(r"[A-Z][A-Za-z]{0,63}/[A-Za-z0-9\-.]{1,64}")
 # The most appContext a launch carries, in UTF-8 bytes: it rides in every token response.
@@ -70,8 +70,8 @@ def app_context_fits(value: str) -> bool:
 class LaunchStore:
     """Issue launch values and redeem each of them once, before it expires."""
 
-    def __init__(self, now: Clock, ttl: float) -> None:
-        self._launches: ExpiringMap[str, LaunchContext] = ExpiringMap(now)
+    def __init__(self, database: SandboxDatabase, ttl: float) -> None:
+        self._launches: ExpiringMap[str, LaunchContext] = database.map("launch")
         self.ttl = ttl
 
     def create(self, context: LaunchContext) -> str:

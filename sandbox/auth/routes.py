@@ -141,7 +141,7 @@ def _consent_page(
     status: int = 200,
 ) -> ResponseReturnValue:
     context: dict[str, Any] = {
-        "client_name": pending.client.name,
+        "client_name": pending.client_name,
         "scopes": [(token, describe_scope(token)) for token in scope_tokens(pending.scope)],
         "authorization": pending.authorization,
         "transaction": transaction,

@@ -34,7 +34,7 @@ from sandbox.auth.models import (
     TokenInfo,
 )
 from sandbox.auth.scopes import Scopes, fit_to_context, scope_tokens
-from sandbox.auth.store import ExpiringMap, GrantStore
+from sandbox.auth.store import ExpiringMap, GrantStore, SandboxDatabase
 from sandbox.auth.tokens import TokenIssuer
 
 EXTENSION = "ldn_sandbox_auth"
@@ -45,7 +45,13 @@ log = logging.getLogger("ldn.sandbox.auth")
 class SmartAuthorizationServer(AuthorizationServer):
     """authlib's Flask authorization server, wired to the sandbox's clients and stores."""
 
-    def __init__(self, config: AuthConfig, grants: GrantStore, issuer: TokenIssuer) -> None:
+    def __init__(
+        self,
+        config: AuthConfig,
+        database: SandboxDatabase,
+        grants: GrantStore,
+        issuer: TokenIssuer,
+    ) -> None:
         super().__init__()
         self.config = config
         self.grants = grants
@@ -54,7 +60,7 @@ class SmartAuthorizationServer(AuthorizationServer):
         self.register_grant(SmartAuthorizationCodeGrant, [RequireS256(required=True)])
         self.register_grant(SmartRefreshTokenGrant)
         self.register_client_auth_method(
-            PRIVATE_KEY_JWT, PrivateKeyJwtAuthentication(config.endpoint("token"), config.now)
+            PRIVATE_KEY_JWT, PrivateKeyJwtAuthentication(config.endpoint("token"), database)
         )
 
     def query_client(self, client_id: str) -> Client | None:
@@ -89,7 +95,7 @@ class PendingAuthorization:
 
     uri: str
     params: Mapping[str, str]
-    client: Client
+    client_name: str
     scope: str
     authorization: Authorization
     needs_patient: bool
@@ -101,10 +107,13 @@ class SandboxAuth:
     def __init__(self, config: AuthConfig) -> None:
         self.config = config
         self.key = load_signing_key(config.signing_alg, config.signing_key_file)
-        self.launches = LaunchStore(config.now, config.launch_ttl)
-        self._pending: ExpiringMap[str, PendingAuthorization] = ExpiringMap(config.now)
-        grants = GrantStore(config.now, remember_spent_for=config.refresh_token_ttl)
-        self.server = SmartAuthorizationServer(config, grants, TokenIssuer(config, self.key))
+        self.database = SandboxDatabase(config.database_url, config.now)
+        self.launches = LaunchStore(self.database, config.launch_ttl)
+        self._pending: ExpiringMap[str, PendingAuthorization] = self.database.map("consent")
+        grants = GrantStore(self.database, remember_spent_for=config.refresh_token_ttl)
+        self.server = SmartAuthorizationServer(
+            config, self.database, grants, TokenIssuer(config, self.key)
+        )
 
     def init_app(self, app: App) -> None:
         """Make this server the app's, for ``introspect`` and ``create_launch`` below."""
@@ -156,7 +165,7 @@ class SandboxAuth:
         pending = PendingAuthorization(
             uri=grant.request.uri,
             params=data.to_dict(),
-            client=grant.request.client,
+            client_name=grant.request.client.name,
             scope=fit_to_context(
                 grant.request.scope,
                 patient=needs_patient or authorization.patient is not None,

@@ -1,20 +1,45 @@
-"""In-memory storage with expiry, safe to share between the threads of one worker process.
+"""The sandbox's state in one SQL database, so the sandbox runs with several worker processes.
 
-The sandbox keeps launches, pending consents, codes, tokens and seen assertion ids in memory:
-nothing survives a restart, and every request of one flow must reach the same process (run the
-sandbox with one worker, any number of threads).
+Launches, pending consents, codes, tokens, spent credentials, seen client-assertion ids and the
+EHR's order sessions all live in one table, each kind under its own namespace, with an expiry
+time taken from the sandbox's clock. Every worker process of the sandbox opens the same database
+(``AuthConfig.database_url``; by default an SQLite file of the sandbox's own), so one flow's
+requests may land on any worker. This is a demo's throwaway state: the table is made at start-up
+(``create_all``), values are pickled dataclasses written only by the sandbox itself, and SQLite
+runs without fsync.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import threading
-from collections.abc import Callable
-from typing import Generic, TypeVar
+import pickle
+import tempfile
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import (
+    Column,
+    Float,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    and_,
+    create_engine,
+    delete,
+    event,
+    insert,
+    make_url,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import NullPool
 
 from sandbox.auth.models import AccessToken, AuthorizationCode, RefreshToken
 
-K = TypeVar("K")
+K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 R = TypeVar("R", AuthorizationCode, RefreshToken)
 
@@ -22,58 +47,128 @@ log = logging.getLogger("ldn.sandbox.auth")
 
 Clock = Callable[[], float]
 
+metadata = MetaData()
+entries = Table(
+    "sandbox_entry",
+    metadata,
+    Column("namespace", String(40), primary_key=True),
+    Column("key", String(600), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+
+class SandboxDatabase:
+    """The database every worker of one sandbox shares, and the clock its expiry times use."""
+
+    def __init__(self, url: str | None, now: Clock) -> None:
+        if url is None:
+            url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='ldn-sandbox-')) / 'state.sqlite3'}"
+        # No pool: a connection is never carried across a worker's fork.
+        self.engine = create_engine(url, poolclass=NullPool)
+        if make_url(url).get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+        self.now = now
+
+    def map(self, namespace: str) -> ExpiringMap[Any, Any]:
+        """Return the expiring mapping stored under ``namespace``."""
+        return ExpiringMap(self, namespace)
+
+
+def _sqlite_pragmas(connection: Any, _: object) -> None:
+    cursor = connection.cursor()
+    # Readers never wait for the writer of another worker; state that a crash may lose is fine.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
 
 class ExpiringMap(Generic[K, V]):
-    """A thread-safe mapping whose entries vanish at their expiry time."""
+    """A mapping in the sandbox database whose entries vanish at their expiry time.
 
-    def __init__(self, now: Clock) -> None:
-        self._now = now
-        self._entries: dict[K, tuple[float, V]] = {}
-        self._lock = threading.Lock()
+    Safe across the threads and processes of the sandbox: ``add`` and ``pop`` are single
+    statements, so of two callers racing for one key exactly one wins.
+    """
+
+    def __init__(self, database: SandboxDatabase, namespace: str) -> None:
+        self._db = database
+        self._namespace = namespace
 
     def put(self, key: K, value: V, ttl: float) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds."""
-        with self._lock:
-            self._purge()
-            self._entries[key] = (self._now() + ttl, value)
+        now = self._db.now()
+        with self._db.engine.begin() as connection:
+            connection.execute(delete(entries).where(entries.c.expires_at <= now))
+            connection.execute(delete(entries).where(self._is(key)))
+            connection.execute(insert(entries).values(self._row(key, value, now + ttl)))
 
     def add(self, key: K, value: V, ttl: float) -> bool:
         """Store ``value`` only if ``key`` is absent; tell whether it was stored."""
-        with self._lock:
-            self._purge()
-            if key in self._entries:
-                return False
-            self._entries[key] = (self._now() + ttl, value)
-            return True
+        now = self._db.now()
+        try:
+            with self._db.engine.begin() as connection:
+                connection.execute(
+                    delete(entries).where(and_(self._is(key), entries.c.expires_at <= now))
+                )
+                connection.execute(insert(entries).values(self._row(key, value, now + ttl)))
+        except IntegrityError:
+            return False
+        return True
 
     def get(self, key: K) -> V | None:
         """Return the live value under ``key``, or None."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] <= self._now():
-                return None
-            return entry[1]
+        query = select(entries.c.value).where(
+            and_(self._is(key), entries.c.expires_at > self._db.now())
+        )
+        with self._db.engine.connect() as connection:
+            value = connection.execute(query).scalar_one_or_none()
+        return None if value is None else _loads(value)
 
     def pop(self, key: K) -> V | None:
         """Remove and return the live value under ``key``, or None (atomic: one caller wins)."""
-        with self._lock:
-            entry = self._entries.pop(key, None)
-            if entry is None or entry[0] <= self._now():
-                return None
-            return entry[1]
+        statement = (
+            delete(entries).where(self._is(key)).returning(entries.c.value, entries.c.expires_at)
+        )
+        with self._db.engine.begin() as connection:
+            row = connection.execute(statement).first()
+        if row is None or row.expires_at <= self._db.now():
+            return None
+        return _loads(row.value)  # type: ignore[no-any-return]
 
     def remove_where(self, predicate: Callable[[V], bool]) -> int:
         """Remove every entry whose value satisfies ``predicate``; return how many went."""
-        with self._lock:
-            doomed = [key for key, (_, value) in self._entries.items() if predicate(value)]
-            for key in doomed:
-                del self._entries[key]
-            return len(doomed)
+        query = select(entries.c.key, entries.c.value).where(entries.c.namespace == self._namespace)
+        with self._db.engine.begin() as connection:
+            doomed = [row.key for row in connection.execute(query) if predicate(_loads(row.value))]
+            for stored_key in doomed:
+                connection.execute(
+                    delete(entries).where(
+                        and_(entries.c.namespace == self._namespace, entries.c.key == stored_key)
+                    )
+                )
+        return len(doomed)
 
-    def _purge(self) -> None:
-        now = self._now()
-        for key in [key for key, (expires, _) in self._entries.items() if expires <= now]:
-            del self._entries[key]
+    def _is(self, key: K) -> Any:
+        return and_(entries.c.namespace == self._namespace, entries.c.key == _key(key))
+
+    def _row(self, key: K, value: V, expires_at: float) -> dict[str, Any]:
+        return {
+            "namespace": self._namespace,
+            "key": _key(key),
+            "value": pickle.dumps(value),
+            "expires_at": expires_at,
+        }
+
+
+def _key(key: Hashable) -> str:
+    return json.dumps(key)
+
+
+def _loads(value: bytes) -> Any:
+    # Only the sandbox itself writes this table (its own database, never user input).
+    return pickle.loads(value)  # noqa: S301
 
 
 class GrantStore:
@@ -84,11 +179,11 @@ class GrantStore:
     is revoked.
     """
 
-    def __init__(self, now: Clock, remember_spent_for: float) -> None:
-        self._codes: ExpiringMap[str, AuthorizationCode] = ExpiringMap(now)
-        self._access: ExpiringMap[str, AccessToken] = ExpiringMap(now)
-        self._refresh: ExpiringMap[str, RefreshToken] = ExpiringMap(now)
-        self._spent: ExpiringMap[tuple[str, str], str] = ExpiringMap(now)
+    def __init__(self, database: SandboxDatabase, remember_spent_for: float) -> None:
+        self._codes: ExpiringMap[str, AuthorizationCode] = database.map("code")
+        self._access: ExpiringMap[str, AccessToken] = database.map("access")
+        self._refresh: ExpiringMap[str, RefreshToken] = database.map("refresh")
+        self._spent: ExpiringMap[tuple[str, str], str] = database.map("spent")
         self._remember_spent_for = remember_spent_for
 
     def save_code(self, record: AuthorizationCode, ttl: float) -> None:

@@ -2,9 +2,11 @@
 
 The stack is the demo's (``sandbox.demo.Demo``): SEKMET with the sample patients dated today,
 the sandbox EHR at ``http://localhost:<port>`` and the product at ``http://127.0.0.1:<port>``,
-so the app inside the EHR's iframe is cross-site. Chromium is Debian's, driven by Playwright
-(no browser download); each test gets a fresh context (no cookies, no storage) that fails the
-test if any page opens a JavaScript dialog.
+so the app inside the EHR's iframe is cross-site. The sandbox EHR (its SMART authorization
+server, FHIR proxy and EHR pages) runs under gunicorn with two worker processes sharing their
+state through the sandbox's database, so a launch's steps land on different processes.
+Chromium is Debian's, driven by Playwright (no browser download); each test gets a fresh
+context (no cookies, no storage) that fails the test if any page opens a JavaScript dialog.
 """
 
 from __future__ import annotations
@@ -17,14 +19,23 @@ from playwright.sync_api import Browser, BrowserContext, Dialog, Page, sync_play
 from sandbox.demo import Demo, DemoPorts
 from tests.browser.browser_kit import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 
+SANDBOX_WORKERS = 2
+
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """Run SEKMET, the sandbox EHR and the product on free loopback ports for the session."""
     # Imported here: a broken product must not stop the other test areas from loading.
     from ldn_safety.app import create_app
+    from ldn_safety.cli import run_gunicorn
 
-    with Demo(tmp_path_factory.mktemp("browser-demo"), create_app, DemoPorts.free()) as running:
+    with Demo(
+        tmp_path_factory.mktemp("browser-demo"),
+        create_app,
+        DemoPorts.free(),
+        sandbox_workers=SANDBOX_WORKERS,
+        worker_server=run_gunicorn,
+    ) as running:
         yield running
 
 

@@ -13,12 +13,9 @@ from sandbox.patients import expectations
 from tests.browser.browser_kit import WAIT_MS, open_app_in_ehr
 
 KEY = "hydrocodone-stopped"
-LAUNCH_EVENTS = (
-    "smart_launch_started",
-    "authorization_decided",
-    "token_issued",
-    "smart_launch_completed",
-)
+# The product's log (this process). The sandbox's own steps (authorization decided, token issued)
+# happen in its gunicorn workers: "completed" comes only after their token endpoint answered.
+LAUNCH_EVENTS = ("smart_launch_started", "smart_launch_completed")
 
 
 @pytest.mark.browser
