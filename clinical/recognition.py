@@ -329,10 +329,10 @@ class Recogniser(Generic[T]):
                 continue
             before, after, clause = self._windows(tokens, start, end, opioid_starts)
             near = before | set(after)
-            # An allergy note is often set apart by brackets: "codeine (allergy)".
+            # A note is often set apart by brackets: "codeine (allergy)", "fentanyl (urine)".
             noted = tokens[end + 1 : end + 2] if tokens[end : end + 1] == (CLAUSE_BREAK,) else ()
             negated = bool(before & c.negation_before) or bool(set(after[:2]) & c.negation_after)
-            tested = bool(near & c.tests)
+            tested = bool(near & c.tests) or not c.tests.isdisjoint(noted)
             overdose = bool(set(after) & c.overdose) or (rescue and "for" in before)
             if negated and clause & c.recent:
                 doubts.append(
