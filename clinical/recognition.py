@@ -102,6 +102,9 @@ class Contexts:
     pain_relievers: frozenset[str]
     recent: frozenset[str]
     codeine_number_partners: frozenset[str]
+    syrup_suffixes: Mapping[str, str]
+    syrup_stems: tuple[str, ...]
+    syrup_words: frozenset[str]
 
     @classmethod
     def from_document(cls, document: Mapping[str, object]) -> Contexts:
@@ -114,6 +117,8 @@ class Contexts:
 
         window = document["windowTokens"]
         assert isinstance(window, int)
+        suffixes = document["coughSyrupSuffixes"]
+        assert isinstance(suffixes, dict)
         return cls(
             window=window,
             negation_before=words_of("negationBefore"),
@@ -126,6 +131,9 @@ class Contexts:
             pain_relievers=words_of("painRelievers"),
             recent=words_of("recentWords"),
             codeine_number_partners=words_of("codeineNumberPartners"),
+            syrup_suffixes={str(key): str(value) for key, value in suffixes.items()},
+            syrup_stems=tuple(words_of("coughSyrupStems")),
+            syrup_words=words_of("coughSyrupWords"),
         )
 
     def vocabulary(self) -> frozenset[str]:
@@ -141,6 +149,7 @@ class Contexts:
             | self.pain_relievers
             | self.recent
             | self.codeine_number_partners
+            | self.syrup_words
         )
 
 
@@ -169,6 +178,8 @@ class Recogniser(Generic[T]):
     depot: TermIndex[str]
     # What a codeine number ("#3") means beside a partner such as Tylenol or Fiorinal.
     numbered: T | None
+    # What "AC", "DAC", "HC", "HD" mean after a cough-syrup name ("Virtussin AC").
+    syrups: Mapping[str, T]
     _near: dict[str, set[str]] = field(default_factory=dict)
     _near_non_opioid: dict[str, set[str]] = field(default_factory=dict)
     _prefixes: dict[str, set[str]] = field(default_factory=dict)
@@ -191,6 +202,7 @@ class Recogniser(Generic[T]):
         long_acting: Iterable[str],
         depot: Iterable[str],
         numbered: T | None = None,
+        syrups: Mapping[str, T] | None = None,
     ) -> Recogniser[T]:
         """Index every phrase by its normalised words; later kinds never replace an opioid."""
         phrases: dict[tuple[str, ...], _Phrase[T]] = {}
@@ -229,6 +241,7 @@ class Recogniser(Generic[T]):
             long_acting=TermIndex.build({w: w for w in long_acting}, medication_words),
             depot=TermIndex.build({w: w for w in depot}, medication_words),
             numbered=numbered,
+            syrups=dict(syrups or {}),
         )
         recogniser._index()
         return recogniser
@@ -281,6 +294,12 @@ class Recogniser(Generic[T]):
                 found.append((start, start + 1, _Phrase(_Kind.OPIOID, self.numbered), word))
                 start += 1
                 continue
+            syrup = self._syrup(tokens, start)
+            if syrup is not None:
+                term = " ".join(tokens[start - 1 : start + 1])
+                found.append((start, start + 1, _Phrase(_Kind.OPIOID, syrup), term))
+                start += 1
+                continue
             read = self._word(word)
             if read.hit is not None:
                 found.append((start, start + 1, _Phrase(_Kind.OPIOID, read.hit.value), word))
@@ -294,6 +313,15 @@ class Recogniser(Generic[T]):
         if start + 1 >= len(tokens):
             return None
         return self.opioid_words.get(tokens[start] + tokens[start + 1])
+
+    def _syrup(self, tokens: tuple[str, ...], start: int) -> T | None:
+        """Read "AC", "DAC", "HC", "HD" after a cough-syrup name ("Virtussin AC", "Tussin HC")."""
+        value = self.syrups.get(tokens[start])
+        if value is None or start == 0:
+            return None
+        before = tokens[start - 1]
+        syrup = before in self.contexts.syrup_words or before.endswith(self.contexts.syrup_stems)
+        return value if syrup else None
 
     def _numbered(self, word: str, tokens: tuple[str, ...]) -> bool:
         """Tell whether a codeine number ("#3", "No. 3") sits beside a partner ("Fiorinal #3")."""
