@@ -181,7 +181,6 @@ class Recogniser(Generic[T]):
     # What "AC", "DAC", "HC", "HD" mean after a cough-syrup name ("Virtussin AC").
     syrups: Mapping[str, T]
     _near: dict[str, set[str]] = field(default_factory=dict)
-    _near_non_opioid: dict[str, set[str]] = field(default_factory=dict)
     _prefixes: dict[str, set[str]] = field(default_factory=dict)
     _non_opioid_prefixes: set[str] = field(default_factory=set)
     _cache: dict[str, _WordRead[T]] = field(default_factory=dict)
@@ -253,9 +252,6 @@ class Recogniser(Generic[T]):
             for end in range(TRUNCATION_MIN_LETTERS, len(word)):
                 self._prefixes.setdefault(word[:end], set()).add(word)
         for word in self.non_opioid_words:
-            if len(word) >= NEAR_MISS_MIN_LETTERS - 2:
-                for variant in _variants(word):
-                    self._near_non_opioid.setdefault(variant, set()).add(word)
             for end in range(TRUNCATION_MIN_LETTERS, len(word) + 1):
                 self._non_opioid_prefixes.add(word[:end])
 
@@ -464,8 +460,12 @@ class Recogniser(Generic[T]):
                 best = (distance, name)
         if best is None:
             return _WordRead()
-        for other in {n for v in variants for n in self._near_non_opioid.get(v, ())}:
-            if _distance(word, other, best[0]) <= best[0]:
+        # Rare (a near miss of an opioid) and cached: a plain scan of the non-opioid words will do.
+        for other in self.non_opioid_words:
+            if (
+                abs(len(other) - len(word)) <= best[0]
+                and _distance(word, other, best[0]) <= best[0]
+            ):
                 return _WordRead()
         shown = self.opioid_display[best[1]]
         return _WordRead(
