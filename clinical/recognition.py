@@ -105,6 +105,7 @@ class Contexts:
     syrup_suffixes: Mapping[str, str]
     syrup_stems: tuple[str, ...]
     syrup_words: frozenset[str]
+    stopped_after: tuple[tuple[str, ...], ...]
 
     @classmethod
     def from_document(cls, document: Mapping[str, object]) -> Contexts:
@@ -119,6 +120,8 @@ class Contexts:
         assert isinstance(window, int)
         suffixes = document["coughSyrupSuffixes"]
         assert isinstance(suffixes, dict)
+        stopped = document["stoppedAfter"]
+        assert isinstance(stopped, list)
         return cls(
             window=window,
             negation_before=words_of("negationBefore"),
@@ -134,6 +137,7 @@ class Contexts:
             syrup_suffixes={str(key): str(value) for key, value in suffixes.items()},
             syrup_stems=tuple(words_of("coughSyrupStems")),
             syrup_words=words_of("coughSyrupWords"),
+            stopped_after=tuple(medication_words(str(item)) for item in stopped),
         )
 
     def vocabulary(self) -> frozenset[str]:
@@ -150,6 +154,7 @@ class Contexts:
             | self.recent
             | self.codeine_number_partners
             | self.syrup_words
+            | {word for phrase in self.stopped_after for word in phrase}
         )
 
 
@@ -377,6 +382,8 @@ class Recogniser(Generic[T]):
                 doubts.append(Doubt(term, "is named with an overdose, not as a medication"))
             elif near & c.allergy or c.allergy.intersection(noted):
                 doubts.append(Doubt(term, "is named with an allergy or reaction"))
+            elif _contains_any(tokens[end:], c.stopped_after):
+                doubts.append(Doubt(term, "is marked stopped or not taken: since when is unclear"))
             else:
                 assert phrase.value is not None
                 hits.append(NameHit(term, phrase.value))
@@ -471,6 +478,15 @@ class Recogniser(Generic[T]):
         return _WordRead(
             doubt=Doubt(word, f"looks like the opioid {shown} (a possible misspelling)")
         )
+
+
+def _contains_any(tokens: tuple[str, ...], phrases: tuple[tuple[str, ...], ...]) -> bool:
+    """Tell whether any of ``phrases`` occurs in ``tokens`` as consecutive words."""
+    return any(
+        tokens[i : i + len(phrase)] == phrase
+        for phrase in phrases
+        for i in range(len(tokens) - len(phrase) + 1)
+    )
 
 
 def _key(term: str) -> tuple[str, ...]:
