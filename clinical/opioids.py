@@ -293,6 +293,16 @@ def _recogniser(
             displays.setdefault(label, found[0].name)
     not_opioids = [entry["name"] for entry in opioids["notOpioids"] if "products" not in entry]
     not_opioid_brands = [b for entry in opioids["notOpioids"] for b in entry.get("brands", ())]
+    contexts = Contexts.from_document(rules)
+    syrups = {
+        suffix: NamedOpioid(
+            (ingredients[name],),
+            ingredients[name].duration_class,
+            False,
+            MatchMethod.ABBREVIATION,
+        )
+        for suffix, name in contexts.syrup_suffixes.items()
+    }
     return Recogniser.build(
         opioids=names,
         displays=displays,
@@ -307,12 +317,13 @@ def _recogniser(
         known_words=lookalikes["knownWords"],
         doubts={item["term"]: item["reason"] for item in extra["uncertain"]},
         class_words=[item["term"] for item in extra["uncertain"] if item.get("classWord", False)],
-        contexts=Contexts.from_document(rules),
+        contexts=contexts,
         long_acting=opioids["longActingWords"],
         depot=opioids["depotWords"],
         numbered=NamedOpioid(
             (ingredients["codeine"],), DurationClass.SHORT_ACTING, False, MatchMethod.ABBREVIATION
         ),
+        syrups=syrups,
     )
 
 

@@ -102,6 +102,10 @@ class Contexts:
     pain_relievers: frozenset[str]
     recent: frozenset[str]
     codeine_number_partners: frozenset[str]
+    syrup_suffixes: Mapping[str, str]
+    syrup_stems: tuple[str, ...]
+    syrup_words: frozenset[str]
+    stopped_after: tuple[tuple[str, ...], ...]
 
     @classmethod
     def from_document(cls, document: Mapping[str, object]) -> Contexts:
@@ -114,6 +118,10 @@ class Contexts:
 
         window = document["windowTokens"]
         assert isinstance(window, int)
+        suffixes = document["coughSyrupSuffixes"]
+        assert isinstance(suffixes, dict)
+        stopped = document["stoppedAfter"]
+        assert isinstance(stopped, list)
         return cls(
             window=window,
             negation_before=words_of("negationBefore"),
@@ -126,6 +134,10 @@ class Contexts:
             pain_relievers=words_of("painRelievers"),
             recent=words_of("recentWords"),
             codeine_number_partners=words_of("codeineNumberPartners"),
+            syrup_suffixes={str(key): str(value) for key, value in suffixes.items()},
+            syrup_stems=tuple(words_of("coughSyrupStems")),
+            syrup_words=words_of("coughSyrupWords"),
+            stopped_after=tuple(medication_words(str(item)) for item in stopped),
         )
 
     def vocabulary(self) -> frozenset[str]:
@@ -141,6 +153,8 @@ class Contexts:
             | self.pain_relievers
             | self.recent
             | self.codeine_number_partners
+            | self.syrup_words
+            | {word for phrase in self.stopped_after for word in phrase}
         )
 
 
@@ -169,8 +183,9 @@ class Recogniser(Generic[T]):
     depot: TermIndex[str]
     # What a codeine number ("#3") means beside a partner such as Tylenol or Fiorinal.
     numbered: T | None
+    # What "AC", "DAC", "HC", "HD" mean after a cough-syrup name ("Virtussin AC").
+    syrups: Mapping[str, T]
     _near: dict[str, set[str]] = field(default_factory=dict)
-    _near_non_opioid: dict[str, set[str]] = field(default_factory=dict)
     _prefixes: dict[str, set[str]] = field(default_factory=dict)
     _non_opioid_prefixes: set[str] = field(default_factory=set)
     _cache: dict[str, _WordRead[T]] = field(default_factory=dict)
@@ -191,6 +206,7 @@ class Recogniser(Generic[T]):
         long_acting: Iterable[str],
         depot: Iterable[str],
         numbered: T | None = None,
+        syrups: Mapping[str, T] | None = None,
     ) -> Recogniser[T]:
         """Index every phrase by its normalised words; later kinds never replace an opioid."""
         phrases: dict[tuple[str, ...], _Phrase[T]] = {}
@@ -229,6 +245,7 @@ class Recogniser(Generic[T]):
             long_acting=TermIndex.build({w: w for w in long_acting}, medication_words),
             depot=TermIndex.build({w: w for w in depot}, medication_words),
             numbered=numbered,
+            syrups=dict(syrups or {}),
         )
         recogniser._index()
         return recogniser
@@ -240,9 +257,6 @@ class Recogniser(Generic[T]):
             for end in range(TRUNCATION_MIN_LETTERS, len(word)):
                 self._prefixes.setdefault(word[:end], set()).add(word)
         for word in self.non_opioid_words:
-            if len(word) >= NEAR_MISS_MIN_LETTERS - 2:
-                for variant in _variants(word):
-                    self._near_non_opioid.setdefault(variant, set()).add(word)
             for end in range(TRUNCATION_MIN_LETTERS, len(word) + 1):
                 self._non_opioid_prefixes.add(word[:end])
 
@@ -281,6 +295,12 @@ class Recogniser(Generic[T]):
                 found.append((start, start + 1, _Phrase(_Kind.OPIOID, self.numbered), word))
                 start += 1
                 continue
+            syrup = self._syrup(tokens, start)
+            if syrup is not None:
+                term = " ".join(tokens[start - 1 : start + 1])
+                found.append((start, start + 1, _Phrase(_Kind.OPIOID, syrup), term))
+                start += 1
+                continue
             read = self._word(word)
             if read.hit is not None:
                 found.append((start, start + 1, _Phrase(_Kind.OPIOID, read.hit.value), word))
@@ -294,6 +314,15 @@ class Recogniser(Generic[T]):
         if start + 1 >= len(tokens):
             return None
         return self.opioid_words.get(tokens[start] + tokens[start + 1])
+
+    def _syrup(self, tokens: tuple[str, ...], start: int) -> T | None:
+        """Read "AC", "DAC", "HC", "HD" after a cough-syrup name ("Virtussin AC", "Tussin HC")."""
+        value = self.syrups.get(tokens[start])
+        if value is None or start == 0:
+            return None
+        before = tokens[start - 1]
+        syrup = before in self.contexts.syrup_words or before.endswith(self.contexts.syrup_stems)
+        return value if syrup else None
 
     def _numbered(self, word: str, tokens: tuple[str, ...]) -> bool:
         """Tell whether a codeine number ("#3", "No. 3") sits beside a partner ("Fiorinal #3")."""
@@ -329,10 +358,10 @@ class Recogniser(Generic[T]):
                 continue
             before, after, clause = self._windows(tokens, start, end, opioid_starts)
             near = before | set(after)
-            # An allergy note is often set apart by brackets: "codeine (allergy)".
+            # A note is often set apart by brackets: "codeine (allergy)", "fentanyl (urine)".
             noted = tokens[end + 1 : end + 2] if tokens[end : end + 1] == (CLAUSE_BREAK,) else ()
             negated = bool(before & c.negation_before) or bool(set(after[:2]) & c.negation_after)
-            tested = bool(near & c.tests)
+            tested = bool(near & c.tests) or not c.tests.isdisjoint(noted)
             overdose = bool(set(after) & c.overdose) or (rescue and "for" in before)
             if negated and clause & c.recent:
                 doubts.append(
@@ -353,6 +382,8 @@ class Recogniser(Generic[T]):
                 doubts.append(Doubt(term, "is named with an overdose, not as a medication"))
             elif near & c.allergy or c.allergy.intersection(noted):
                 doubts.append(Doubt(term, "is named with an allergy or reaction"))
+            elif _contains_any(tokens[end:], c.stopped_after):
+                doubts.append(Doubt(term, "is marked stopped or not taken: since when is unclear"))
             else:
                 assert phrase.value is not None
                 hits.append(NameHit(term, phrase.value))
@@ -436,13 +467,26 @@ class Recogniser(Generic[T]):
                 best = (distance, name)
         if best is None:
             return _WordRead()
-        for other in {n for v in variants for n in self._near_non_opioid.get(v, ())}:
-            if _distance(word, other, best[0]) <= best[0]:
+        # Rare (a near miss of an opioid) and cached: a plain scan of the non-opioid words will do.
+        for other in self.non_opioid_words:
+            if (
+                abs(len(other) - len(word)) <= best[0]
+                and _distance(word, other, best[0]) <= best[0]
+            ):
                 return _WordRead()
         shown = self.opioid_display[best[1]]
         return _WordRead(
             doubt=Doubt(word, f"looks like the opioid {shown} (a possible misspelling)")
         )
+
+
+def _contains_any(tokens: tuple[str, ...], phrases: tuple[tuple[str, ...], ...]) -> bool:
+    """Tell whether any of ``phrases`` occurs in ``tokens`` as consecutive words."""
+    return any(
+        tokens[i : i + len(phrase)] == phrase
+        for phrase in phrases
+        for i in range(len(tokens) - len(phrase) + 1)
+    )
 
 
 def _key(term: str) -> tuple[str, ...]:

@@ -70,11 +70,11 @@ def test_check_passes_end_to_end_and_a_second_run_writes_nothing_twice(
     first = run_check("--fhir-base", server.base_url)
     assert first.returncode == 0, first.stdout + first.stderr
     lines = step_lines(first.stdout)
-    assert len(lines) == 24
+    assert len(lines) == 25
     assert all(" ... PASS " in line for line in lines), first.stdout
-    assert f"[ 4/24] CDS check {sample_keys()[0]} ... PASS critical do-not-start" in first.stdout
+    assert f"[ 4/25] CDS check {sample_keys()[0]} ... PASS critical do-not-start" in first.stdout
     assert "CDS check fibromyalgia-no-opioids ... PASS info safe-to-start" in first.stdout
-    assert "331 created, 0 updated" in first.stdout
+    assert "333 created, 0 updated" in first.stdout
     assert "RESULT: PASSED" in first.stdout
     assert "Traceback" not in first.stdout + first.stderr
 
@@ -82,8 +82,8 @@ def test_check_passes_end_to_end_and_a_second_run_writes_nothing_twice(
     other_day = (TODAY - timedelta(days=30)).isoformat()
     second = run_check("--fhir-base", server.base_url, "--today", other_day)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert f"12 patients dated for {other_day}" in second.stdout
-    assert "0 created, 331 updated" in second.stdout
+    assert f"13 patients dated for {other_day}" in second.stdout
+    assert "0 created, 333 updated" in second.stdout
     assert second.stdout.count("already there (conditional create kept it)") == 2
     client = FhirClient(server.base_url)
     sent = sample_bundle(TODAY)["entry"]
@@ -98,8 +98,9 @@ def test_check_passes_end_to_end_and_a_second_run_writes_nothing_twice(
 def test_cleanup_removes_everything_the_checker_wrote(server: FhirServer) -> None:
     result = run_check("--fhir-base", server.base_url, "--cleanup")
     cleanup = step_lines(result.stdout)[-1]
-    assert "clean up ... PASS deleted 336 (" in cleanup
-    assert "Patient 12" in cleanup
+    written = len(sample_bundle(TODAY)["entry"]) + 1 + 2 * 2  # the sample clinician, two plans
+    assert f"clean up ... PASS deleted {written} (" in cleanup
+    assert f"Patient {len(sample_keys())}" in cleanup
     assert "; 0 left" in cleanup
     client = FhirClient(server.base_url)
     assert sum(tagged(client).values()) == 0
@@ -129,7 +130,7 @@ def test_a_server_that_is_down_fails_clearly() -> None:
     assert result.returncode == 1
     first, *rest = step_lines(result.stdout)
     assert first.startswith(
-        "[ 1/24] reach the FHIR server ... FAIL capabilities: server unreachable"
+        "[ 1/25] reach the FHIR server ... FAIL capabilities: server unreachable"
     )
     assert all(" ... NOT RUN (needs: " in line for line in rest)
     assert "[1] reach the FHIR server: capabilities: server unreachable" in result.stdout
@@ -209,7 +210,7 @@ def test_a_server_that_answers_wrongly_fails_clearly_without_echoing_the_token(
     result = run_check("--fhir-base", answering, "--bearer-token", TOKEN)
     assert result.returncode == 1
     first = step_lines(result.stdout)[0]
-    assert first.startswith(f"[ 1/24] reach the FHIR server ... FAIL {reason}")
+    assert first.startswith(f"[ 1/25] reach the FHIR server ... FAIL {reason}")
     assert f"[1] reach the FHIR server: {reason}" in result.stdout
     assert TOKEN not in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -298,7 +299,7 @@ def test_a_server_that_fails_after_its_metadata_fails_at_the_load_step(answering
     reach, load, *rest = step_lines(result.stdout)
     assert " ... PASS FHIR 4.0.1;" in reach
     assert load.startswith(
-        "[ 2/24] load the sample patients ... FAIL "
+        "[ 2/25] load the sample patients ... FAIL "
         f"{answering} refused the sample transaction (HTTP 500): disk full"
     )
     assert all(" ... NOT RUN (needs: " in line for line in rest)

@@ -90,7 +90,7 @@ def test_the_same_day_builds_the_same_bundle_and_dates_follow_the_day() -> None:
 def test_expectations_cover_every_patient_with_known_outcomes() -> None:
     expected = expectations(TODAY)
     assert tuple(expected) == sample_keys()
-    assert len(sample_keys()) == 12
+    assert len(sample_keys()) == 13
     for outcome in expected.values():
         assert outcome.status in STATUSES
         assert outcome.info <= INFO_FLAGS
@@ -118,9 +118,22 @@ def test_wait_until_dates_are_ten_days_after_the_last_short_acting_dose() -> Non
 def test_each_opioid_patient_carries_the_opioid_its_expectation_names() -> None:
     bundle = sample_bundle(TODAY)
     for key, expected in expectations(TODAY).items():
+        if key == ABBREVIATED:
+            continue  # named only by an abbreviation: see the next test
         text = str(records_of(bundle, key)).lower()
         for opioid in expected.opioids:
             assert opioid in text, key
+
+
+def test_the_abbreviation_patient_names_codeine_only_by_abbreviation_and_takes_it_now() -> None:
+    (record,) = records_of(sample_bundle(TODAY), ABBREVIATED)
+    assert record["medicationCodeableConcept"] == {"text": "APAP w/ cod #3"}
+    assert record["status"] == "active"
+    assert "codeine" not in str(record).lower()
+    assert expectations(TODAY)[ABBREVIATED].opioids == ("codeine",)
+
+
+ABBREVIATED = "abbreviated-opioid-text"
 
 
 def test_codeine_syrup_is_free_text_only() -> None:
