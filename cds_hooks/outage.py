@@ -48,3 +48,8 @@ class OutageLog:
                 missed,
                 extra={"event": "store-recovered", "part": part, "failed_calls": missed},
             )
+
+    def failing(self) -> tuple[str, ...]:
+        """Return the parts failing right now."""
+        with self._lock:
+            return tuple(sorted(self._failures))
