@@ -9,10 +9,15 @@ One card per naltrexone order for the opioid decision:
   removing the draft, and offers override reasons.
 * ``warning``: opioid use could not be ruled out (UNCERTAIN): unknown dates, or data that could
   not be read. Says exactly what could not be checked.
-* ``info``: no opioid found, with what was checked (resource types, counts, period covered).
+* ``info``: no opioid active or inside its washout, with every past opioid found (its last date
+  and why it no longer blocks), the question about opioid use the record may not show, and what
+  was checked (resource types, counts, period covered). "No opioid found" only when no opioid
+  record exists at all.
 
-Then one ``info`` card each for alcohol use disorder and liver disease on the chart. Every card
-links to the SMART app. Text from FHIR is escaped for Markdown (markdown.py).
+Then one ``warning`` card per caution (opioid use disorder, naltrexone already taken:
+``clinical/cautions.py``), and one ``info`` card each for alcohol use disorder and liver disease
+on the chart. Every card links to the SMART app. Text from FHIR is escaped for Markdown
+(markdown.py).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from typing import Any
 
 from cds_hooks.markdown import md, summary
 from cds_hooks.prefetch import Source
-from clinical.assessment import Assessment, AssessmentStatus
+from clinical.assessment import Assessment, AssessmentStatus, no_longer_blocks
+from clinical.cautions import Caution, CautionPoint
 from clinical.conditions import ConditionGroup
 from clinical.evidence import EvidenceKnowledge
 from clinical.exposure import DRAFTS, ExposureState, OpioidExposure
@@ -63,6 +69,8 @@ class CheckedData:
 
     sources: Sequence[Source]
     condition_groups: frozenset[ConditionGroup]
+    cautions: Sequence[Caution] = ()
+    unrecorded_use: CautionPoint | None = None
 
 
 def override_reasons() -> list[dict[str, str]]:
@@ -98,11 +106,15 @@ def _washout(exposure: OpioidExposure) -> str:
         return "specialist guidance (no set number of days)"
     more = " or more" if washout.or_more else ""
     low = f"{washout.min_days} to " if washout.min_days else ""
-    local = " (set locally)" if washout.configured else ""
+    local = " (set locally; specialist guidance)" if washout.configured else ""
     return f"{low}{washout.max_days} days{more}{local}"
 
 
 def _earliest(exposure: OpioidExposure) -> str:
+    if exposure.state is ExposureState.GUIDANCE:
+        return f"specialist guidance (until {_day(exposure.guidance_until)})"
+    if exposure.earliest_start is not None and exposure.at_least:
+        return f"at least {exposure.earliest_start.isoformat()}"
     if exposure.earliest_start is not None:
         return exposure.earliest_start.isoformat()
     if exposure.specialist_guidance:
@@ -113,8 +125,11 @@ def _earliest(exposure: OpioidExposure) -> str:
 
 
 def _last_exposure(exposure: OpioidExposure) -> str:
-    if exposure.state is ExposureState.ACTIVE and exposure.last_exposure is None:
-        return "still taken"
+    if exposure.state is ExposureState.ACTIVE:
+        planned = exposure.planned_end
+        return f"still taken; planned end {planned.isoformat()}" if planned else "still taken"
+    if exposure.at_least and exposure.last_exposure is not None:
+        return f"{exposure.last_exposure.isoformat()} or later"
     return _day(exposure.last_exposure)
 
 
@@ -235,6 +250,9 @@ def _critical_summary(assessment: Assessment, order: NaltrexoneOrder) -> str:
     if assessment.status is AssessmentStatus.WAIT_UNTIL and assessment.earliest_start_complete:
         until = assessment.earliest_start
         return f"Hold {what} until {until}: recent {drug}{more} inside its washout."
+    if assessment.status is AssessmentStatus.WAIT_UNTIL and assessment.earliest_start:
+        until = assessment.earliest_start
+        return f"Hold {what} at least until {until}: recent {drug}{more} inside its washout."
     # Some data was uncertain: the date known so far is a lower bound only.
     after = f"; not before {assessment.earliest_start}" if assessment.earliest_start else ""
     return f"Hold {what}: recent {drug}{more} inside its washout{after}."
@@ -279,22 +297,75 @@ def _opioid_card(
             f"{WHY} Opioid use could not be ruled out, so this is not an all-clear.\n\n"
             f"{ordered}{table}\n\n{checked}\n\nConfirm with the patient and the records "
             "above that no opioid was taken within its washout window before starting."
+            f"{_ask_about_unrecorded_use(data)}"
         )
         extra = build.remove_order(order) if _has_id(order) else {}
         return build.card(
             "warning",
-            f"Opioid use not ruled out before {order_phrase(order)}: check the records.",
+            _warning_summary(assessment, order),
             detail,
             overrideReasons=override_reasons(),
             links=[link],
             **extra,
         )
-    detail = f"{ordered}\n\nNo opioid was found active or within its washout window.\n\n{checked}"
+    detail = (
+        f"{ordered}\n\nNo opioid was found active or within its washout window."
+        f"{_past_opioids(assessment)}{_ask_about_unrecorded_use(data)}\n\n{checked}"
+    )
+    return build.card("info", _all_clear_summary(assessment, order), detail, links=[link])
+
+
+def _warning_summary(assessment: Assessment, order: NaltrexoneOrder) -> str:
+    guidance = [e for e in assessment.findings if e.state is ExposureState.GUIDANCE]
+    if guidance:
+        drug = guidance[0].match.ingredient_names
+        return (
+            f"Specialist guidance before {order_phrase(order)}: {drug} ended "
+            f"{_day(guidance[0].last_exposure)}, washout not settled."
+        )
+    return f"Opioid use not ruled out before {order_phrase(order)}: check the records."
+
+
+def _all_clear_summary(assessment: Assessment, order: NaltrexoneOrder) -> str:
+    """Say "No opioid found" only when no opioid record exists at all."""
+    if assessment.past:
+        return (
+            f"No active or recent opioid before {order_phrase(order)}: "
+            f"{len(assessment.past)} past opioid record(s), washout over."
+        )
+    return f"No opioid found before {order_phrase(order)} in the records checked."
+
+
+def _past_opioids(assessment: Assessment) -> str:
+    """List every past opioid with its last date and why it no longer blocks."""
+    if not assessment.past:
+        return ""
+    lines = ["", "", "**Past opioids found** (no longer blocking)", ""]
+    lines += [
+        f"- {md(e.match.label)} ({md(e.match.ingredient_names)}, {md(e.match.duration_class)}; "
+        f"{md(e.reference)}): last taken {_day(e.last_exposure)}; {md(no_longer_blocks(e))}."
+        for e in assessment.past
+    ]
+    return "\n".join(lines)
+
+
+def _ask_about_unrecorded_use(data: CheckedData) -> str:
+    if data.unrecorded_use is None:
+        return ""
+    return f"\n\n**Ask the patient.** {md(data.unrecorded_use.text)}"
+
+
+def _caution_card(caution: Caution, build: _Builder) -> dict[str, Any]:
+    """A warning for a caution the chart raises, naming what raised it."""
+    found = "\n".join(f"- {md(item)}" for item in caution.found)
+    points = "\n".join(f"- {md(point.text)}" for point in caution.text.points)
+    detail = f"**Found on the chart**\n\n{found}\n\n{points}"
     return build.card(
-        "info",
-        f"No opioid found before {order_phrase(order)} in the records checked.",
+        "warning",
+        caution.text.summary,
         detail,
-        links=[link],
+        overrideReasons=override_reasons(),
+        links=[build.app_link("Open the LDN opioid review", {"topic": str(caution.kind)})],
     )
 
 
@@ -337,6 +408,7 @@ def render_cards(
     cards = [_opioid_card(a, a.order, data, build) for a in assessments if a.order is not None]
     if not cards:
         return []
+    cards += [_caution_card(caution, build) for caution in data.cautions]
     if ConditionGroup.ALCOHOL_USE_DISORDER in data.condition_groups:
         cards.append(_aud_card(evidence, build))
     if ConditionGroup.LIVER_DISEASE in data.condition_groups:

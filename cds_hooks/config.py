@@ -85,6 +85,7 @@ class CdsSettings:
     source_url: str | None
     pseudonym_key: str | None
     methadone_washout_days: int | None = None
+    specialist_horizon_days: int | None = None
 
     def fhir_server_allowed(self, url: str) -> bool:
         """Say whether ``url`` is one of the allowlisted FHIR base URLs (trailing slash ignored)."""
@@ -188,4 +189,5 @@ def load_settings(config: Mapping[str, Any]) -> CdsSettings:
         source_url=_optional_url(config, "CDS_SOURCE_URL"),
         pseudonym_key=pseudonym_key if isinstance(pseudonym_key, str) else None,
         methadone_washout_days=config.get("METHADONE_WASHOUT_DAYS"),
+        specialist_horizon_days=config.get("SPECIALIST_GUIDANCE_HORIZON_DAYS"),
     )

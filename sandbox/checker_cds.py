@@ -35,6 +35,7 @@ DRAFT_REFERENCE = f"MedicationRequest/{DRAFT_ID}"
 # What the service may read with the token (CDS Hooks fhirAuthorization.scope).
 SCOPE = (
     "patient/MedicationStatement.rs patient/MedicationRequest.rs "
+    "patient/MedicationDispense.rs patient/MedicationAdministration.rs "
     "patient/Medication.rs patient/Condition.rs"
 )
 USER = "Practitioner/ldn-check"

@@ -35,7 +35,15 @@ INFO_FLAGS = frozenset({"aud", "liver"})
 
 _RELATIVE_DATE = re.compile(r"@today(?:([+-])(\d+))?")
 _LOCAL_REFERENCE = "@ref:"
-_HAS_SUBJECT = frozenset({"Condition", "MedicationRequest", "MedicationStatement"})
+_HAS_SUBJECT = frozenset(
+    {
+        "Condition",
+        "MedicationAdministration",
+        "MedicationDispense",
+        "MedicationRequest",
+        "MedicationStatement",
+    }
+)
 _DAYS_28 = {"value": 28, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"}
 
 

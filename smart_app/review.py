@@ -20,7 +20,7 @@ from clinical.assessment import Assessment, AssessmentStatus, assess_naltrexone_
 from clinical.conditions import ConditionGroup, classify_conditions
 from clinical.exposure import ExposureState, OpioidExposure
 from clinical.knowledge import Knowledge, load_knowledge
-from clinical.records import ConditionRecord, MedicationRecord
+from clinical.records import ConditionRecord, MedicationRecord, Source
 from fhir_client import FhirClient, FhirError, FhirUnauthorized
 from fhir_profiles.evidence_render import washout_window
 from fhir_profiles.mapping import (
@@ -34,12 +34,15 @@ from smart_app.launch import LaunchContext
 from smart_app.page_errors import ChartUnreadable, NoPatient
 
 # The medication sources of the opioid review, each with its referenced Medications included.
-MEDICATION_SOURCES = ("MedicationStatement", "MedicationRequest")
+MEDICATION_SOURCES = tuple(str(source) for source in Source)
 
 
 def knowledge() -> Knowledge:
     """Return the clinical knowledge with this site's settings (the CDS card uses the same)."""
-    return load_knowledge(current_app.config.get("METHADONE_WASHOUT_DAYS"))
+    return load_knowledge(
+        current_app.config.get("METHADONE_WASHOUT_DAYS"),
+        current_app.config.get("SPECIALIST_GUIDANCE_HORIZON_DAYS"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,7 @@ class Chart:
 
 
 def read_chart(client: FhirClient, ctx: LaunchContext) -> Chart:
-    """Read Patient, both medication sources and Conditions for the launch's patient."""
+    """Read Patient, every medication source and Conditions for the launch's patient."""
     notes: list[str] = []
     banner = read_banner(client, ctx, notes)
     medications, unchecked = read_medications(client, ctx)
@@ -99,9 +102,9 @@ def patient_of(ctx: LaunchContext) -> str:
 def read_medications(
     client: FhirClient, ctx: LaunchContext
 ) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
-    """Read both medication sources; return the records and what could not be checked.
+    """Read every medication source; return the records and what could not be checked.
 
-    Raises ChartUnreadable when neither source could be read: nothing about opioids is known.
+    Raises ChartUnreadable when no source could be read: nothing about opioids is known.
     """
     resources: list[Any] = []
     unchecked: list[str] = []
@@ -114,8 +117,8 @@ def read_medications(
         resources.extend(found)
     if len(unchecked) == len(MEDICATION_SOURCES):
         raise ChartUnreadable(
-            "Neither the medication statements nor the medication orders could be read: "
-            + "; ".join(unchecked)
+            "None of the medication records (statements, orders, pharmacy dispenses, "
+            "administrations) could be read: " + "; ".join(unchecked)
         )
     mapped = read_medication_records(resources)
     return mapped.records, (*unchecked, *(str(problem) for problem in mapped.problems))
@@ -220,7 +223,12 @@ class Review:
 def build_review(chart: Chart, today: date, known: Knowledge) -> Review:
     """Assess the chart's medications and order what the review shows."""
     assessment = assess_naltrexone_order(
-        None, chart.medications, known.opioids, today, unchecked=chart.unchecked
+        None,
+        chart.medications,
+        known.opioids,
+        today,
+        unchecked=chart.unchecked,
+        windows=known.windows,
     )
     groups = classify_conditions(chart.conditions, known.conditions)
     return Review(

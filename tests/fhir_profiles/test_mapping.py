@@ -283,7 +283,8 @@ def test_references_that_cannot_be_followed_are_recorded(
         (
             {"resourceType": "Observation", "id": "o"},
             "resources[0] Observation/o",
-            "is not a MedicationStatement or MedicationRequest",
+            "is not a MedicationStatement or MedicationRequest or MedicationDispense or "
+            "MedicationAdministration",
         ),
         (
             {"resourceType": "MedicationStatement", "id": "a", "status": "active"},
@@ -327,7 +328,11 @@ def test_problems_name_the_resource_type_so_other_orders_can_be_told_apart() -> 
         ],
     }
     assert [(p.resource_type, p.message) for p in read_bundle(drafts).problems] == [
-        ("ServiceRequest", "is not a MedicationStatement or MedicationRequest"),
+        (
+            "ServiceRequest",
+            "is not a MedicationStatement or MedicationRequest or MedicationDispense or "
+            "MedicationAdministration",
+        ),
         ("MedicationRequest", "has no medication[x]"),
     ]
 

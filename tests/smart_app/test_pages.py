@@ -94,6 +94,8 @@ def test_when_no_medication_source_answers_the_page_is_an_error(browser, fhir) -
     fhir.chart()
     fhir.fail("MedicationRequest", 500)
     fhir.fail("MedicationStatement", 502)
+    fhir.fail("MedicationDispense", 500)
+    fhir.fail("MedicationAdministration", 503)
     status, page = review_page(browser)
     assert status == 502
     assert "could not be read" in page
