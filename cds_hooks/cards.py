@@ -278,7 +278,8 @@ def _opioid_card(
         elif assessment.earliest_start:
             earliest = (
                 f"\n\nNot before **{assessment.earliest_start}**; some opioids above have no "
-                "computable date, so the real earliest start may be later."
+                "computable date, or only a first dose date, so the real earliest start may be "
+                "later."
             )
         table = _findings_table(assessment.findings)
         detail = f"**{WHY}**\n\n{ordered}\n\n{table}{earliest}\n\n{checked}"

@@ -32,6 +32,8 @@ STATUSES = frozenset(
     {"safe-to-start", "wait-until", "specialist-guidance", "do-not-start", "uncertain"}
 )
 INFO_FLAGS = frozenset({"aud", "liver"})
+# Warning cards beside the opioid card: opioid use disorder, naltrexone already taken.
+CAUTION_FLAGS = frozenset({"oud", "naltrexone"})
 
 _RELATIVE_DATE = re.compile(r"@today(?:([+-])(\d+))?")
 _LOCAL_REFERENCE = "@ref:"
@@ -54,6 +56,7 @@ class Expectation:
     status: str
     earliest_start: date | None
     info: frozenset[str]
+    cautions: frozenset[str]
     opioids: tuple[str, ...]
     why: str
 
@@ -73,6 +76,7 @@ def expectations(today: date) -> dict[str, Expectation]:
             status=expected["status"],
             earliest_start=None if days is None else today + timedelta(days=days),
             info=frozenset(expected["info"]),
+            cautions=frozenset(expected["cautions"]),
             opioids=tuple(expected["opioids"]),
             why=expected["why"],
         )

@@ -16,8 +16,14 @@ from typing import Any
 
 from flask import current_app
 
-from clinical.assessment import Assessment, AssessmentStatus, assess_naltrexone_order
-from clinical.conditions import ConditionGroup, classify_conditions
+from clinical.assessment import (
+    Assessment,
+    AssessmentStatus,
+    assess_naltrexone_order,
+    no_longer_blocks,
+)
+from clinical.cautions import Caution, CautionPoint, find_cautions
+from clinical.conditions import ConditionGroup, match_conditions
 from clinical.exposure import ExposureState, OpioidExposure
 from clinical.knowledge import Knowledge, load_knowledge
 from clinical.records import ConditionRecord, MedicationRecord, Source
@@ -197,6 +203,10 @@ class OpioidRow:
     washout: str
     earliest_start: date | None
     specialist_guidance: bool
+    at_least: bool
+    planned_end: date | None
+    guidance_until: date | None
+    no_longer_blocks: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +220,8 @@ class Review:
     past: tuple[OpioidRow, ...]
     condition_groups: frozenset[ConditionGroup]
     condition_names: tuple[str, ...]
+    cautions: tuple[Caution, ...]
+    unrecorded_use: CautionPoint
 
     @property
     def needs_acknowledgement(self) -> bool:
@@ -230,7 +242,8 @@ def build_review(chart: Chart, today: date, known: Knowledge) -> Review:
         unchecked=chart.unchecked,
         windows=known.windows,
     )
-    groups = classify_conditions(chart.conditions, known.conditions)
+    matches = match_conditions(chart.conditions, known.conditions)
+    groups = frozenset(match.group for match in matches)
     return Review(
         chart=chart,
         assessment=assessment,
@@ -241,6 +254,10 @@ def build_review(chart: Chart, today: date, known: Knowledge) -> Review:
         condition_names=tuple(
             known.conditions.display(group) for group in ConditionGroup if group in groups
         ),
+        cautions=find_cautions(
+            chart.medications, matches, known.opioids, known.cautions, known.windows, today
+        ),
+        unrecorded_use=known.cautions.unrecorded_use,
     )
 
 
@@ -249,16 +266,24 @@ def status_view(assessment: Assessment) -> StatusView:
     earliest = assessment.earliest_start
     match assessment.status:
         case AssessmentStatus.SAFE_TO_START:
+            # "No opioid found" only when no opioid record exists at all.
+            headline = (
+                "No active or recent opioid: LDN can start"
+                if assessment.past
+                else "No opioid found: LDN can start"
+            )
             return StatusView(
                 "safe-to-start",
-                "No opioid found: LDN can start",
+                headline,
                 "ok",
                 "No active or recent opioid in the records checked, and every record was read.",
             )
         case AssessmentStatus.WAIT_UNTIL:
             return StatusView(
                 "wait-until",
-                f"Wait: earliest safe start {earliest}",
+                f"Wait until {earliest}: earliest safe start"
+                if assessment.earliest_start_complete
+                else f"Wait: at least until {earliest}",
                 "wait",
                 "An opioid was taken recently. Starting before its washout ends can cause "
                 "acute opioid withdrawal.",
@@ -282,6 +307,15 @@ def status_view(assessment: Assessment) -> StatusView:
                 "Do not start: an opioid is active",
                 "stop",
                 "Naltrexone at any dose causes acute withdrawal while an opioid is taken." + then,
+            )
+        case _ if any(e.state is ExposureState.GUIDANCE for e in assessment.findings):
+            return StatusView(
+                "uncertain",
+                "Specialist guidance advised before starting",
+                "stop",
+                "Methadone, a depot buprenorphine or long use of buprenorphine ended after its "
+                "critical window, but the article gives no number of days for its washout: plan "
+                "the start with a specialist. This is not an all-clear.",
             )
         case _:
             return StatusView(
@@ -309,6 +343,12 @@ def opioid_row(exposure: OpioidExposure) -> OpioidRow:
         washout="specialist guidance" if match.depot else washout_window(exposure.washout),
         earliest_start=exposure.earliest_start,
         specialist_guidance=exposure.specialist_guidance,
+        at_least=exposure.at_least,
+        planned_end=exposure.planned_end,
+        guidance_until=exposure.guidance_until,
+        no_longer_blocks=(
+            no_longer_blocks(exposure) if exposure.state is ExposureState.PAST else None
+        ),
     )
 
 
@@ -316,5 +356,6 @@ _STATE_WORDS = {
     ExposureState.ACTIVE: "active",
     ExposureState.RECENT: "recent (inside the washout)",
     ExposureState.PAST: "past (washout over)",
+    ExposureState.GUIDANCE: "past its critical window: specialist guidance",
     ExposureState.UNKNOWN: "last dose unknown",
 }

@@ -124,8 +124,10 @@ def read_dispense(resource: JsonObject, references: References) -> RecordRead:
     if medication is None:
         return _no_medication(fields)
     doses, texts = read_dosages(fields, resource, "dosageInstruction")
-    handed_over = fields.start_date(resource, "whenHandedOver", "")
-    prepared = fields.start_date(resource, "whenPrepared", "")
+    # A fill is one event: a partial date takes its last day, so that the supply it starts
+    # never looks older than it may be (see the dates module).
+    handed_over = fields.end_date(resource, "whenHandedOver", "")
+    prepared = fields.end_date(resource, "whenPrepared", "")
     return MedicationRecord(
         source=Source.DISPENSE,
         id=ident,

@@ -67,7 +67,7 @@ def test_a_recent_opioid_says_wait_until_the_washout_ends(browser, fhir) -> None
     _status, page = review_page(browser)
     assert status_of(page) == "wait-until"
     # Short-acting: last exposure + 10 days (the upper bound of 7-10).
-    assert f"Wait: earliest safe start {days(7)}" in page
+    assert f"Wait until {days(7)}: earliest safe start" in page
     assert days(-3) in page
 
 
