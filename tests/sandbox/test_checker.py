@@ -102,8 +102,9 @@ def test_check_passes_end_to_end_and_a_second_run_writes_nothing_twice(
 def test_cleanup_removes_everything_the_checker_wrote(server: FhirServer) -> None:
     result = run_check("--fhir-base", server.base_url, "--cleanup")
     cleanup = step_lines(result.stdout)[-1]
-    assert "clean up ... PASS deleted 336 (" in cleanup
-    assert "Patient 12" in cleanup
+    written = len(sample_bundle(TODAY)["entry"]) + 1 + 2 * 2  # samples, the clinician, two plans
+    assert f"clean up ... PASS deleted {written} (" in cleanup
+    assert f"Patient {len(sample_keys())}" in cleanup
     assert "; 0 left" in cleanup
     client = FhirClient(server.base_url)
     assert sum(tagged(client).values()) == 0
