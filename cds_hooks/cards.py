@@ -9,10 +9,15 @@ One card per naltrexone order for the opioid decision:
   removing the draft, and offers override reasons.
 * ``warning``: opioid use could not be ruled out (UNCERTAIN): unknown dates, or data that could
   not be read. Says exactly what could not be checked.
-* ``info``: no opioid found, with what was checked (resource types, counts, period covered).
+* ``info``: no opioid active or inside its washout, with every past opioid found (its last date
+  and why it no longer blocks), the question about opioid use the record may not show, and what
+  was checked (resource types, counts, period covered). "No opioid found" only when no opioid
+  record exists at all.
 
-Then one ``info`` card each for alcohol use disorder and liver disease on the chart. Every card
-links to the SMART app. Text from FHIR is escaped for Markdown (markdown.py).
+Then one ``warning`` card per caution (opioid use disorder, naltrexone already taken:
+``clinical/cautions.py``), and one ``info`` card each for alcohol use disorder and liver disease
+on the chart. Every card links to the SMART app. Text from FHIR is escaped for Markdown
+(markdown.py).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from typing import Any
 from cds_hooks.markdown import md, summary
 from cds_hooks.prefetch import Source
 from cds_hooks.reminders import Override, Recall, decision_key
-from clinical.assessment import Assessment, AssessmentStatus
+from clinical.assessment import Assessment, AssessmentStatus, no_longer_blocks
+from clinical.cautions import Caution, CautionPoint
 from clinical.conditions import ConditionGroup
 from clinical.evidence import EvidenceKnowledge
 from clinical.exposure import DRAFTS, ExposureState, OpioidExposure
@@ -76,6 +82,8 @@ class CheckedData:
 
     sources: Sequence[Source]
     condition_groups: frozenset[ConditionGroup]
+    cautions: Sequence[Caution] = ()
+    unrecorded_use: CautionPoint | None = None
 
 
 def override_reasons() -> list[dict[str, str]]:
@@ -227,6 +235,9 @@ def _critical_summary(assessment: Assessment, order: NaltrexoneOrder) -> str:
     if assessment.status is AssessmentStatus.WAIT_UNTIL and assessment.earliest_start_complete:
         until = assessment.earliest_start
         return f"Hold {what} until {until}: recent {drug}{more} inside its washout."
+    if assessment.status is AssessmentStatus.WAIT_UNTIL and assessment.earliest_start:
+        until = assessment.earliest_start
+        return f"Hold {what} at least until {until}: recent {drug}{more} inside its washout."
     # Some data was uncertain: the date known so far is a lower bound only.
     after = f"; not before {assessment.earliest_start}" if assessment.earliest_start else ""
     return f"Hold {what}: recent {drug}{more} inside its washout{after}."
@@ -252,7 +263,8 @@ def _opioid_card(
         elif assessment.earliest_start:
             earliest = (
                 f"\n\nNot before **{assessment.earliest_start}**; some opioids above have no "
-                "computable date, so the real earliest start may be later."
+                "computable date, or only a first dose date, so the real earliest start may be "
+                "later."
             )
         detail = (
             f"**{WHY}**\n\n{ordered}\n\n{_findings(assessment.findings)}{earliest}\n\n{checked}"
@@ -272,22 +284,76 @@ def _opioid_card(
             f"{WHY} Opioid use could not be ruled out, so this is not an all-clear.\n\n"
             f"{ordered}{blocks}\n\n{checked}\n\nConfirm with the patient and the records "
             "above that no opioid was taken within its washout window before starting."
+            f"{_ask_about_unrecorded_use(data)}"
         )
         extra = build.remove_order(order) if _has_id(order) else {}
         return build.card(
             "warning",
-            f"Opioid use not ruled out before {order_phrase(order)}: check the records.",
+            _warning_summary(assessment, order),
             detail,
             overrideReasons=override_reasons(),
             links=[link],
             **extra,
         )
-    detail = f"{ordered}\n\nNo opioid was found active or within its washout window.\n\n{checked}"
+    detail = (
+        f"{ordered}\n\nNo opioid was found active or within its washout window."
+        f"{_past_opioids(assessment)}{_ask_about_unrecorded_use(data)}\n\n{checked}"
+    )
+    return build.card("info", _all_clear_summary(assessment, order), detail, links=[link])
+
+
+def _warning_summary(assessment: Assessment, order: NaltrexoneOrder) -> str:
+    guidance = [e for e in assessment.findings if e.state is ExposureState.GUIDANCE]
+    if guidance:
+        drug = guidance[0].match.ingredient_names
+        return (
+            f"Specialist guidance before {order_phrase(order)}: {drug} ended "
+            f"{_day(guidance[0].last_exposure)}, washout not settled."
+        )
+    return f"Opioid use not ruled out before {order_phrase(order)}: check the records."
+
+
+def _all_clear_summary(assessment: Assessment, order: NaltrexoneOrder) -> str:
+    """Say "No opioid found" only when no opioid record exists at all."""
+    if assessment.past:
+        return (
+            f"No active or recent opioid before {order_phrase(order)}: "
+            f"{len(assessment.past)} past opioid record(s), washout over."
+        )
+    return f"No opioid found before {order_phrase(order)} in the records checked."
+
+
+def _past_opioids(assessment: Assessment) -> str:
+    """List every past opioid with its last date and why it no longer blocks."""
+    if not assessment.past:
+        return ""
+    lines = ["", "", "**Past opioids found** (no longer blocking)", ""]
+    for exposure in assessment.past:
+        words = exposure_words(exposure)
+        lines.append(
+            f"- **{md(words.drug)}**, {md(words.kind)}: {md(words.status)}; "
+            f"{md(no_longer_blocks(exposure))}."
+        )
+    return "\n".join(lines)
+
+
+def _ask_about_unrecorded_use(data: CheckedData) -> str:
+    if data.unrecorded_use is None:
+        return ""
+    return f"\n\n**Ask the patient.** {md(data.unrecorded_use.text)}"
+
+
+def _caution_card(caution: Caution, build: _Builder) -> dict[str, Any]:
+    """A warning for a caution the chart raises, naming what raised it."""
+    found = "\n".join(f"- {md(item)}" for item in caution.found)
+    points = "\n".join(f"- {md(point.text)}" for point in caution.text.points)
+    detail = f"**Found on the chart**\n\n{found}\n\n{points}"
     return build.card(
-        "info",
-        f"No opioid found before {order_phrase(order)} in the records checked.",
+        "warning",
+        caution.text.summary,
         detail,
-        links=[link],
+        overrideReasons=override_reasons(),
+        links=[build.app_link("Open the LDN opioid review", {"topic": str(caution.kind)})],
     )
 
 
@@ -362,6 +428,7 @@ def render_cards(
         cards.append(IssuedCard(card, order.reference, decision))
     if not cards:
         return []
+    cards += [IssuedCard(_caution_card(caution, build)) for caution in data.cautions]
     if ConditionGroup.ALCOHOL_USE_DISORDER in data.condition_groups:
         cards.append(IssuedCard(_aud_card(evidence, build)))
     if ConditionGroup.LIVER_DISEASE in data.condition_groups:

@@ -15,7 +15,8 @@ from cds_hooks.prefetch import MEDICATION_KEYS, ResolvedData, resolve_data
 from cds_hooks.reminders import Recall
 from cds_hooks.request import HookRequest
 from clinical.assessment import assess_naltrexone_order
-from clinical.conditions import classify_conditions
+from clinical.cautions import find_cautions
+from clinical.conditions import match_conditions
 from clinical.knowledge import load_knowledge
 from clinical.naltrexone import recognise_naltrexone
 from clinical.records import MedicationRecord
@@ -66,7 +67,7 @@ def run_check(
 
     ``recall`` (order-sign only) finds an order-select override of the same decision.
     """
-    known = load_knowledge(settings.methadone_washout_days)
+    known = load_knowledge(settings.methadone_washout_days, settings.specialist_horizon_days)
     drafts, draft_problems = draft_medications(hook)
     orders = [
         order
@@ -90,14 +91,25 @@ def run_check(
     others = [record for record in drafts if record.reference not in ordered]
     assessments = [
         assess_naltrexone_order(
-            order, records, known.opioids, today, unchecked=unchecked, drafts=others
+            order,
+            records,
+            known.opioids,
+            today,
+            unchecked=unchecked,
+            drafts=others,
+            windows=known.windows,
         )
         for order in orders
     ]
     conditions = read_conditions(resolved.sources["conditions"].resources)
+    matches = match_conditions(conditions.records, known.conditions)
     data = CheckedData(
         sources=tuple(resolved.sources.values()),
-        condition_groups=classify_conditions(conditions.records, known.conditions),
+        condition_groups=frozenset(match.group for match in matches),
+        cautions=find_cautions(
+            records, matches, known.opioids, known.cautions, known.windows, today
+        ),
+        unrecorded_use=known.cautions.unrecorded_use,
     )
     links = _links(hook, service, settings, base)
     return render_cards(assessments, data, known.evidence, links, recall)

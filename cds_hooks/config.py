@@ -103,6 +103,7 @@ class CdsSettings:
     feedback_rate_limit: RateLimitItem
     rate_limit_storage_uri: str
     methadone_washout_days: int | None = None
+    specialist_horizon_days: int | None = None
 
     def fhir_server_allowed(self, url: str) -> bool:
         """Say whether ``url`` is one of the allowlisted FHIR base URLs (trailing slash ignored)."""
@@ -217,4 +218,5 @@ def load_settings(config: Mapping[str, Any]) -> CdsSettings:
         feedback_rate_limit=_rate(config, "CDS_FEEDBACK_RATE_LIMIT"),
         rate_limit_storage_uri=str(config.get("RATE_LIMIT_STORAGE_URI", "memory://")),
         methadone_washout_days=config.get("METHADONE_WASHOUT_DAYS"),
+        specialist_horizon_days=config.get("SPECIALIST_GUIDANCE_HORIZON_DAYS"),
     )

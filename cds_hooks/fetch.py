@@ -12,14 +12,12 @@ from typing import Any
 import requests
 
 from cds_hooks.discovery import PrefetchQuery
+from clinical.records import Source
 from fhir_client import FhirClient, FhirError
 
-# Referenced Medication resources come along with the statements and requests that name them
-# (the prefetch query subset does not allow _include, a direct search does).
-_INCLUDES = {
-    "MedicationStatement": "MedicationStatement:medication",
-    "MedicationRequest": "MedicationRequest:medication",
-}
+# Referenced Medication resources come along with the medication records that name them (the
+# prefetch query subset does not allow _include, a direct search does).
+_INCLUDES = {str(source): f"{source}:medication" for source in Source}
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,12 @@ from cds_hooks.request import HookRequest
 
 log = logging.getLogger("ldn.cds_hooks.prefetch")
 
-MEDICATION_KEYS = ("medicationStatements", "medicationRequests")
+MEDICATION_KEYS = (
+    "medicationStatements",
+    "medicationRequests",
+    "medicationDispenses",
+    "medicationAdministrations",
+)
 DATA_KEYS = (*MEDICATION_KEYS, "conditions")
 PATIENT_KEY = "patient"
 

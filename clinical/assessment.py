@@ -5,13 +5,17 @@ first:
 
 1. ``DO_NOT_START``: an opioid is active (or drafted in this session). The earliest date is given
    when every active opioid has a planned end and a numeric washout.
-2. ``SPECIALIST_GUIDANCE``: methadone without a configured number, or a depot buprenorphine
-   (extended-release injection or implant), inside its open window.
-3. ``UNCERTAIN``: an opioid whose dates are missing, or data that could not be checked (records
-   whose medication could not be identified, or sources the caller could not read).
+2. ``SPECIALIST_GUIDANCE``: methadone without a configured number, a depot buprenorphine
+   (extended-release injection or implant) or long use of buprenorphine, inside the critical
+   band of its open window (``clinical/windows.py``).
+3. ``UNCERTAIN``: an opioid whose dates are missing, an open window past its critical band but
+   before the site's horizon (specialist guidance, a warning), or data that could not be checked
+   (records whose medication could not be identified, or sources the caller could not read).
 4. ``WAIT_UNTIL``: an opioid ended inside its washout window; the date is the latest of the
-   earliest starts (last exposure + upper bound of the article's window).
-5. ``SAFE_TO_START``: no opioid in the window and everything was checked.
+   earliest starts (last exposure + upper bound of the article's window). When a record proves
+   a dose only by its first date, the date is a lower bound ("at least until").
+5. ``SAFE_TO_START``: no opioid in the window and everything was checked. Past opioids are
+   listed with their last date and why they no longer block.
 
 A missing or unreadable input can only move the status towards caution, never to "safe".
 """
@@ -33,6 +37,7 @@ from clinical.exposure import (
 from clinical.naltrexone import NaltrexoneOrder
 from clinical.opioids import OpioidKnowledge
 from clinical.records import MedicationRecord
+from clinical.windows import OpenWindows
 
 
 class AssessmentStatus(StrEnum):
@@ -50,8 +55,9 @@ class Assessment:
     """The decision, the findings behind it, and what was (and was not) checked.
 
     ``earliest_start`` is the latest computable earliest start among the findings; when
-    ``earliest_start_complete`` is False some finding has no computable date, so the real
-    earliest start may be later (or needs specialist guidance).
+    ``earliest_start_complete`` is False some finding has no computable date or only a lower
+    bound, so the real earliest start may be later ("at least until"), or needs specialist
+    guidance.
     """
 
     status: AssessmentStatus
@@ -79,14 +85,16 @@ def assess_naltrexone_order(
     *,
     unchecked: tuple[str, ...] = (),
     drafts: Iterable[MedicationRecord] = (),
+    windows: OpenWindows | None = None,
 ) -> Assessment:
     """Decide whether naltrexone can start, given the chart's and this session's medications.
 
     ``order`` may be None (the app's review without an order). ``unchecked`` names data sources
     the caller could not read ("MedicationRequest: FHIR server error"); ``drafts`` are the
-    orders drafted in this session, which count as active.
+    orders drafted in this session, which count as active; ``windows`` is the site's policy for
+    open windows (the packaged one by default).
     """
-    review = assess_exposures(records, knowledge, today, drafts=drafts)
+    review = assess_exposures(records, knowledge, today, drafts=drafts, windows=windows)
     return decide(order, review, today, unchecked=unchecked)
 
 
@@ -104,15 +112,19 @@ def decide(
     states = {e.state for e in findings}
     if ExposureState.ACTIVE in states:
         status = AssessmentStatus.DO_NOT_START
-    elif any(e.specialist_guidance and e.earliest_start is None for e in findings):
+    elif any(
+        e.state is ExposureState.RECENT and e.specialist_guidance and e.earliest_start is None
+        for e in findings
+    ):
         status = AssessmentStatus.SPECIALIST_GUIDANCE
-    elif ExposureState.UNKNOWN in states or not_checked:
+    elif states & {ExposureState.UNKNOWN, ExposureState.GUIDANCE} or not_checked:
         status = AssessmentStatus.UNCERTAIN
     elif findings:
         status = AssessmentStatus.WAIT_UNTIL
     else:
         status = AssessmentStatus.SAFE_TO_START
     dates = [e.earliest_start for e in findings if e.earliest_start is not None]
+    exact = [e for e in findings if e.earliest_start is not None and not e.at_least]
     reasons = tuple(_reason(e) for e in findings) + tuple(
         f"Could not check {item}." for item in not_checked
     )
@@ -121,12 +133,12 @@ def decide(
         order=order,
         today=today,
         earliest_start=max(dates, default=None),
-        earliest_start_complete=len(dates) == len(findings),
+        earliest_start_complete=len(exact) == len(findings),
         findings=findings,
         past=past,
         unchecked=not_checked,
         coverage=review.coverage,
-        reasons=reasons or (_all_clear(review),),
+        reasons=reasons or (_all_clear(review, past),),
     )
 
 
@@ -134,26 +146,55 @@ def _reason(exposure: OpioidExposure) -> str:
     """Say in one sentence why this exposure matters."""
     match, washout = exposure.match, exposure.washout
     what = f"{match.label} ({match.ingredient_names}, {match.duration_class})"
+    where = f"{exposure.basis}; {exposure.reference}"
     if exposure.state is ExposureState.ACTIVE:
-        text = f"{what} is active ({exposure.basis}; {exposure.reference})."
-    elif exposure.state is ExposureState.UNKNOWN:
-        text = (
-            f"{what}: when it was last taken is unknown ({exposure.basis}; {exposure.reference})."
-        )
+        text = f"{what} is active ({where})."
+    elif exposure.last_exposure is None:
+        text = f"{what}: when it was last taken is unknown ({where})."
+    elif exposure.at_least:
+        text = f"{what} taken on {exposure.last_exposure} at least ({where})."
     else:
-        last = exposure.last_exposure.isoformat() if exposure.last_exposure else "unknown"
-        text = f"{what} last taken {last} ({exposure.basis}; {exposure.reference})."
-    if match.depot:
-        return f"{text} Depot buprenorphine: specialist guidance for the start date."
+        text = f"{what} last taken {exposure.last_exposure} ({where})."
+    if exposure.state is ExposureState.GUIDANCE:
+        return (
+            f"{text} Past its critical window but the washout is not settled: specialist "
+            f"guidance until {exposure.guidance_until}."
+        )
+    if exposure.critical_until is not None:
+        return (
+            f"{text} Not before {exposure.critical_until} at the earliest; the start date needs "
+            "specialist guidance."
+        )
     if washout.max_days is None:
         return f"{text} {washout.guidance}"
     more = " or more" if washout.or_more else ""
     span = f"{washout.min_days}-{washout.max_days}" if washout.min_days else str(washout.max_days)
+    if washout.configured:
+        span = f"{washout.max_days} (set locally; specialist guidance)"
     if exposure.earliest_start is None:
         return f"{text} Washout {span} days{more} after the last dose."
-    return f"{text} Washout {span} days{more}: earliest start {exposure.earliest_start}."
+    until = "at least until" if exposure.at_least else "earliest start"
+    return f"{text} Washout {span} days{more}: {until} {exposure.earliest_start}."
 
 
-def _all_clear(review: ExposureReview) -> str:
+def no_longer_blocks(exposure: OpioidExposure) -> str:
+    """Say why a past opioid no longer stands in the way (its window closed, and when)."""
+    if exposure.guidance_until is not None:
+        return (
+            f"past the {exposure.washout.duration_class} specialist-guidance horizon, which "
+            f"ended {exposure.guidance_until}"
+        )
+    washout = exposure.washout
+    local = " (set locally; specialist guidance)" if washout.configured else ""
+    return f"its {washout.max_days}-day washout{local} ended {exposure.earliest_start}"
+
+
+def _all_clear(review: ExposureReview, past: tuple[OpioidExposure, ...]) -> str:
     read = ", ".join(f"{c.records} {c.source}" for c in review.coverage if c.records)
-    return f"No opioid found in the records checked ({read or 'no medication records'})."
+    checked = read or "no medication records"
+    if past:
+        return (
+            f"No opioid active or inside its washout in the records checked ({checked}); "
+            f"{len(past)} past opioid record(s) found, each washout over."
+        )
+    return f"No opioid found in the records checked ({checked})."

@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from clinical.cautions import CautionKnowledge
 from clinical.conditions import ConditionKnowledge
 from clinical.evidence import EvidenceKnowledge
 from clinical.handout import HandoutKnowledge
 from clinical.opioids import DurationClass, OpioidKnowledge
 from clinical.titration import TitrationProtocol
+from clinical.windows import OpenWindows
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,31 +24,38 @@ class Knowledge:
     """The packaged clinical knowledge the rules read."""
 
     opioids: OpioidKnowledge
+    windows: OpenWindows
     conditions: ConditionKnowledge
     evidence: EvidenceKnowledge
     titration: TitrationProtocol
     handout: HandoutKnowledge
+    cautions: CautionKnowledge
 
 
 @cache
-def load_knowledge(methadone_washout_days: int | None = None) -> Knowledge:
-    """Return the packaged knowledge; a methadone washout in days replaces "specialist guidance".
+def load_knowledge(
+    methadone_washout_days: int | None = None, horizon_days: int | None = None
+) -> Knowledge:
+    """Return the packaged knowledge with the site's settings; raise ValueError on a bad one.
 
     The article gives no number for methadone, so by default none is shown. A site that has
-    agreed one with its specialists sets it (``LDN_METHADONE_WASHOUT_DAYS``); it must be a
-    whole number of days, at least one.
+    agreed one with its specialists sets it (``LDN_METHADONE_WASHOUT_DAYS``): a whole number of
+    days, never shorter than the long-acting washout. ``LDN_SPECIALIST_GUIDANCE_HORIZON_DAYS``
+    sets how long an open window stays a specialist-guidance warning (``clinical/windows.py``).
     """
     opioids = OpioidKnowledge.load()
+    windows = OpenWindows.load(opioids)
     if methadone_washout_days is not None:
-        if isinstance(methadone_washout_days, bool) or not isinstance(methadone_washout_days, int):
-            raise ValueError(
-                f"the methadone washout must be a whole number of days: {methadone_washout_days!r}"
-            )
-        opioids = opioids.with_washout(DurationClass.METHADONE, methadone_washout_days)
+        days = windows.check_methadone_washout(methadone_washout_days)
+        opioids = opioids.with_washout(DurationClass.METHADONE, days)
+    if horizon_days is not None:
+        windows = windows.with_horizon(horizon_days)
     return Knowledge(
         opioids,
+        windows,
         ConditionKnowledge.load(),
         EvidenceKnowledge.load(),
         TitrationProtocol.load(),
         HandoutKnowledge.load(),
+        CautionKnowledge.load(),
     )

@@ -1,4 +1,4 @@
-"""The one shape that MedicationStatement, MedicationRequest and Condition map to.
+"""The one shape that the four medication resources and Condition map to.
 
 The clinical rules never see FHIR JSON or FHIR models: ``fhir_profiles.mapping`` turns whatever a
 server sends into these frozen dataclasses, and the rules read only these. Dates are calendar dates
@@ -22,6 +22,8 @@ class Source(StrEnum):
 
     STATEMENT = "MedicationStatement"
     REQUEST = "MedicationRequest"
+    DISPENSE = "MedicationDispense"
+    ADMINISTRATION = "MedicationAdministration"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +100,15 @@ class MedicationRecord:
     Dates (each ``None`` when the resource does not say):
 
     * ``started``: MedicationStatement ``effectivePeriod.start`` or ``effectiveDateTime``;
-      MedicationRequest ``dispenseRequest.validityPeriod.start`` or else ``authoredOn``.
+      MedicationRequest ``dispenseRequest.validityPeriod.start`` or else ``authoredOn``;
+      MedicationDispense ``whenHandedOver`` or else ``whenPrepared``; MedicationAdministration
+      ``effectivePeriod.start`` or ``effectiveDateTime``.
     * ``ended``: MedicationStatement ``effectivePeriod.end``; MedicationRequest
-      ``dispenseRequest.validityPeriod.end``.
+      ``dispenseRequest.validityPeriod.end``; MedicationAdministration ``effectiveDateTime`` or
+      ``effectivePeriod.end`` (an administration is a dose given: its time is a last exposure).
     * ``asserted``: MedicationStatement ``dateAsserted``; MedicationRequest ``authoredOn``.
-    * ``supply_days``: MedicationRequest expected supply in days, repeats included.
+    * ``supply_days``: MedicationRequest expected supply in days, repeats included;
+      MedicationDispense ``daysSupply``.
 
     ``problems`` lists everything the mapping could not read; ``medication_problems`` is the part
     of it about *what* the medication is (for example an unresolved ``medicationReference``).

@@ -83,23 +83,32 @@ def _status(exposure: OpioidExposure) -> str:
     match exposure.state:
         case ExposureState.ACTIVE if exposure.source == DRAFTS:
             return "Ordered in this session"
-        case ExposureState.ACTIVE if last is not None:
-            # An active record's only date is its planned end (never past: see exposure).
-            return f"Taking now, planned to end {day(last)}"
+        case ExposureState.ACTIVE if exposure.planned_end is not None:
+            return f"Taking now, planned to end {day(exposure.planned_end)}"
         case ExposureState.ACTIVE:
             return "Taking now, no end date recorded"
+        case ExposureState.RECENT if last is not None and exposure.at_least:
+            return f"Dose on {day(last)}; later doses not ruled out"
         case ExposureState.RECENT if last is not None:
             return f"Stopped recently, last dose {day(last)}"
+        case ExposureState.GUIDANCE if last is not None:
+            return f"Stopped, last dose {day(last)}: specialist guidance"
         case ExposureState.PAST if last is not None:
             return f"Stopped, last dose {day(last)}: washout over"
+        case ExposureState.UNKNOWN if last is not None:
+            return f"Dose on {day(last)}; last dose not recorded"
         case _:
             return "Last dose not recorded"
 
 
 def _earliest(exposure: OpioidExposure) -> str:
+    if exposure.state is ExposureState.GUIDANCE and exposure.guidance_until is not None:
+        return f"specialist guidance (until {day(exposure.guidance_until)})"
     if exposure.earliest_start is not None:
         if exposure.state is ExposureState.ACTIVE:
             return f"{day(exposure.earliest_start)} if it ends as planned"
+        if exposure.at_least:
+            return f"at least until {day(exposure.earliest_start)}"
         return day(exposure.earliest_start)
     if exposure.specialist_guidance:
         return "specialist guidance"

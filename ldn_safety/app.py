@@ -34,7 +34,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app)
     install_headers(app)
     # Fail at start-up, not on a clinician's first order, when a site setting is malformed.
-    load_knowledge(app.config.get("METHADONE_WASHOUT_DAYS"))
+    load_knowledge(
+        app.config.get("METHADONE_WASHOUT_DAYS"),
+        app.config.get("SPECIALIST_GUIDANCE_HORIZON_DAYS"),
+    )
     smart_app.init_app(app)
     init_cds_hooks(app)
 

@@ -20,8 +20,14 @@ PATIENT_PAGE = 200
 PREFETCH_SEARCHES = {
     "medicationStatements": ("MedicationStatement", "MedicationStatement:medication"),
     "medicationRequests": ("MedicationRequest", "MedicationRequest:medication"),
+    "medicationDispenses": ("MedicationDispense", "MedicationDispense:medication"),
+    "medicationAdministrations": (
+        "MedicationAdministration",
+        "MedicationAdministration:medication",
+    ),
     "conditions": ("Condition", None),
 }
+MEDICATION_KEYS = tuple(key for key in PREFETCH_SEARCHES if key.startswith("medication"))
 
 
 class ChartUnavailable(Exception):
@@ -85,7 +91,7 @@ def chart(data: Mapping[str, Any]) -> Chart:
     """Summarise a prefetch for the chart page: the patient, medications and conditions."""
     medications = [
         _text(r, "medicationCodeableConcept") or _reference_display(r, "medicationReference")
-        for key in ("medicationStatements", "medicationRequests")
+        for key in MEDICATION_KEYS
         for r in _resources(data[key])
         if r.get("resourceType") != "Medication"
     ]

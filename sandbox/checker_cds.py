@@ -35,6 +35,7 @@ DRAFT_REFERENCE = f"MedicationRequest/{DRAFT_ID}"
 # What the service may read with the token (CDS Hooks fhirAuthorization.scope).
 SCOPE = (
     "patient/MedicationStatement.rs patient/MedicationRequest.rs "
+    "patient/MedicationDispense.rs patient/MedicationAdministration.rs "
     "patient/Medication.rs patient/Condition.rs"
 )
 USER = "Practitioner/ldn-check"
@@ -49,7 +50,13 @@ INDICATOR = {
     "safe-to-start": "info",
 }
 # Expected info flags, as the topic the service puts in those cards' SMART links.
-INFO_TOPICS = {"aud": "alcohol_use_disorder", "liver": "liver"}
+# The topic each extra card's app link carries, by the flag of the expected outcome.
+TOPICS = {
+    "aud": "alcohol_use_disorder",
+    "liver": "liver",
+    "oud": "opioid-use-disorder",
+    "naltrexone": "naltrexone-therapy",
+}
 
 AppFactory = Callable[[Mapping[str, Any]], Flask]
 
@@ -199,7 +206,7 @@ def judge_cards(cards: Sequence[Mapping[str, Any]], expected: Expectation) -> Ca
     problems += [f"{name} not named" for name in expected.opioids if name not in text.lower()]
     if "from the FHIR server" not in text:
         problems.append("the card does not say the data came from the FHIR server")
-    wanted = {INFO_TOPICS[flag] for flag in expected.info}
+    wanted = {TOPICS[flag] for flag in expected.info | expected.cautions}
     if topics != wanted:
         problems.append(
             f"info cards {sorted(topics) or 'none'}, expected {sorted(wanted) or 'none'}"

@@ -27,6 +27,8 @@ DELETE_ORDER = (
     "DocumentReference",
     "CarePlan",
     "Practitioner",
+    "MedicationAdministration",
+    "MedicationDispense",
     "MedicationStatement",
     "MedicationRequest",
     "Condition",

@@ -18,6 +18,7 @@ from clinical.assessment import Assessment, AssessmentStatus, assess_naltrexone_
 from clinical.conditions import ConditionKnowledge, classify_conditions
 from clinical.evidence import EvidenceKnowledge, EvidenceSummary, select_evidence
 from clinical.opioids import OpioidKnowledge
+from clinical.records import Source
 from clinical.titration import TitrationProtocol, TitrationSchedule, build_schedule
 from fhir_client import FhirClient
 from fhir_profiles.careplan import build_careplan
@@ -67,7 +68,7 @@ def review_chart(
     """Read the patient's medications and conditions; return the opioid review and evidence."""
     medications = [
         resource
-        for kind in ("MedicationStatement", "MedicationRequest")
+        for kind in (str(source) for source in Source)
         for resource in client.search(
             kind, {"patient": patient_id, "_include": f"{kind}:medication"}
         )

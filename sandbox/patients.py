@@ -32,10 +32,20 @@ STATUSES = frozenset(
     {"safe-to-start", "wait-until", "specialist-guidance", "do-not-start", "uncertain"}
 )
 INFO_FLAGS = frozenset({"aud", "liver"})
+# Warning cards beside the opioid card: opioid use disorder, naltrexone already taken.
+CAUTION_FLAGS = frozenset({"oud", "naltrexone"})
 
 _RELATIVE_DATE = re.compile(r"@today(?:([+-])(\d+))?")
 _LOCAL_REFERENCE = "@ref:"
-_HAS_SUBJECT = frozenset({"Condition", "MedicationRequest", "MedicationStatement"})
+_HAS_SUBJECT = frozenset(
+    {
+        "Condition",
+        "MedicationAdministration",
+        "MedicationDispense",
+        "MedicationRequest",
+        "MedicationStatement",
+    }
+)
 _DAYS_28 = {"value": 28, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"}
 
 
@@ -46,6 +56,7 @@ class Expectation:
     status: str
     earliest_start: date | None
     info: frozenset[str]
+    cautions: frozenset[str]
     opioids: tuple[str, ...]
     why: str
 
@@ -65,6 +76,7 @@ def expectations(today: date) -> dict[str, Expectation]:
             status=expected["status"],
             earliest_start=None if days is None else today + timedelta(days=days),
             info=frozenset(expected["info"]),
+            cautions=frozenset(expected["cautions"]),
             opioids=tuple(expected["opioids"]),
             why=expected["why"],
         )

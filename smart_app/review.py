@@ -16,11 +16,17 @@ from typing import Any
 
 from flask import current_app
 
-from clinical.assessment import Assessment, AssessmentStatus, assess_naltrexone_order
-from clinical.conditions import ConditionGroup, classify_conditions
-from clinical.exposure import OpioidExposure
+from clinical.assessment import (
+    Assessment,
+    AssessmentStatus,
+    assess_naltrexone_order,
+    no_longer_blocks,
+)
+from clinical.cautions import Caution, CautionPoint, find_cautions
+from clinical.conditions import ConditionGroup, match_conditions
+from clinical.exposure import ExposureState, OpioidExposure
 from clinical.knowledge import Knowledge, load_knowledge
-from clinical.records import ConditionRecord, MedicationRecord
+from clinical.records import ConditionRecord, MedicationRecord, Source
 from clinical.wording import ExposureWords, exposure_words
 from fhir_client import FhirClient, FhirError, FhirUnauthorized
 from fhir_profiles.mapping import (
@@ -34,12 +40,15 @@ from smart_app.launch import LaunchContext
 from smart_app.page_errors import ChartUnreadable, NoPatient
 
 # The medication sources of the opioid review, each with its referenced Medications included.
-MEDICATION_SOURCES = ("MedicationStatement", "MedicationRequest")
+MEDICATION_SOURCES = tuple(str(source) for source in Source)
 
 
 def knowledge() -> Knowledge:
     """Return the clinical knowledge with this site's settings (the CDS card uses the same)."""
-    return load_knowledge(current_app.config.get("METHADONE_WASHOUT_DAYS"))
+    return load_knowledge(
+        current_app.config.get("METHADONE_WASHOUT_DAYS"),
+        current_app.config.get("SPECIALIST_GUIDANCE_HORIZON_DAYS"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +69,7 @@ class Chart:
 
 
 def read_chart(client: FhirClient, ctx: LaunchContext) -> Chart:
-    """Read Patient, both medication sources and Conditions for the launch's patient."""
+    """Read Patient, every medication source and Conditions for the launch's patient."""
     notes: list[str] = []
     banner = read_banner(client, ctx, notes)
     medications, unchecked = read_medications(client, ctx)
@@ -99,9 +108,9 @@ def patient_of(ctx: LaunchContext) -> str:
 def read_medications(
     client: FhirClient, ctx: LaunchContext
 ) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
-    """Read both medication sources; return the records and what could not be checked.
+    """Read every medication source; return the records and what could not be checked.
 
-    Raises ChartUnreadable when neither source could be read: nothing about opioids is known.
+    Raises ChartUnreadable when no source could be read: nothing about opioids is known.
     """
     resources: list[Any] = []
     unchecked: list[str] = []
@@ -114,8 +123,8 @@ def read_medications(
         resources.extend(found)
     if len(unchecked) == len(MEDICATION_SOURCES):
         raise ChartUnreadable(
-            "Neither the medication statements nor the medication orders could be read: "
-            + "; ".join(unchecked)
+            "None of the medication records (statements, orders, pharmacy dispenses, "
+            "administrations) could be read: " + "; ".join(unchecked)
         )
     mapped = read_medication_records(resources)
     return mapped.records, (*unchecked, *(str(problem) for problem in mapped.problems))
@@ -185,6 +194,7 @@ class OpioidRow:
 
     words: ExposureWords
     source: str
+    no_longer_blocks: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +208,8 @@ class Review:
     past: tuple[OpioidRow, ...]
     condition_groups: frozenset[ConditionGroup]
     condition_names: tuple[str, ...]
+    cautions: tuple[Caution, ...]
+    unrecorded_use: CautionPoint
 
     @property
     def needs_acknowledgement(self) -> bool:
@@ -211,9 +223,15 @@ class Review:
 def build_review(chart: Chart, today: date, known: Knowledge) -> Review:
     """Assess the chart's medications and order what the review shows."""
     assessment = assess_naltrexone_order(
-        None, chart.medications, known.opioids, today, unchecked=chart.unchecked
+        None,
+        chart.medications,
+        known.opioids,
+        today,
+        unchecked=chart.unchecked,
+        windows=known.windows,
     )
-    groups = classify_conditions(chart.conditions, known.conditions)
+    matches = match_conditions(chart.conditions, known.conditions)
+    groups = frozenset(match.group for match in matches)
     return Review(
         chart=chart,
         assessment=assessment,
@@ -224,6 +242,10 @@ def build_review(chart: Chart, today: date, known: Knowledge) -> Review:
         condition_names=tuple(
             known.conditions.display(group) for group in ConditionGroup if group in groups
         ),
+        cautions=find_cautions(
+            chart.medications, matches, known.opioids, known.cautions, known.windows, today
+        ),
+        unrecorded_use=known.cautions.unrecorded_use,
     )
 
 
@@ -232,16 +254,24 @@ def status_view(assessment: Assessment) -> StatusView:
     earliest = assessment.earliest_start
     match assessment.status:
         case AssessmentStatus.SAFE_TO_START:
+            # "No opioid found" only when no opioid record exists at all.
+            headline = (
+                "No active or recent opioid: LDN can start"
+                if assessment.past
+                else "No opioid found: LDN can start"
+            )
             return StatusView(
                 "safe-to-start",
-                "No opioid found: LDN can start",
+                headline,
                 "ok",
                 "No active or recent opioid in the records checked, and every record was read.",
             )
         case AssessmentStatus.WAIT_UNTIL:
             return StatusView(
                 "wait-until",
-                f"Wait: earliest safe start {earliest}",
+                f"Wait until {earliest}: earliest safe start"
+                if assessment.earliest_start_complete
+                else f"Wait: at least until {earliest}",
                 "wait",
                 "An opioid was taken recently. Starting before its washout ends can cause "
                 "acute opioid withdrawal.",
@@ -266,6 +296,15 @@ def status_view(assessment: Assessment) -> StatusView:
                 "stop",
                 "Naltrexone at any dose causes acute withdrawal while an opioid is taken." + then,
             )
+        case _ if any(e.state is ExposureState.GUIDANCE for e in assessment.findings):
+            return StatusView(
+                "uncertain",
+                "Specialist guidance advised before starting",
+                "stop",
+                "Methadone, a depot buprenorphine or long use of buprenorphine ended after its "
+                "critical window, but the article gives no number of days for its washout: plan "
+                "the start with a specialist. This is not an all-clear.",
+            )
         case _:
             return StatusView(
                 "uncertain",
@@ -278,4 +317,10 @@ def status_view(assessment: Assessment) -> StatusView:
 
 def opioid_row(exposure: OpioidExposure) -> OpioidRow:
     """Describe one opioid exposure for the review table."""
-    return OpioidRow(words=exposure_words(exposure), source=exposure.reference)
+    return OpioidRow(
+        words=exposure_words(exposure),
+        source=exposure.reference,
+        no_longer_blocks=(
+            no_longer_blocks(exposure) if exposure.state is ExposureState.PAST else None
+        ),
+    )

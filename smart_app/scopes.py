@@ -16,6 +16,8 @@ DATA_SCOPES_V2: tuple[str, ...] = (
     "patient/Patient.r",
     "patient/MedicationStatement.rs",
     "patient/MedicationRequest.rs",
+    "patient/MedicationDispense.rs",
+    "patient/MedicationAdministration.rs",
     # Medications referenced by the orders come along with `_include`: reading them needs this.
     "patient/Medication.r",
     "patient/Condition.rs",

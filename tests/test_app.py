@@ -68,3 +68,27 @@ def test_not_ready_names_what_is_down() -> None:
     assert body["status"] == "unavailable"
     assert body["checks"]["database"] == "unreachable (OperationalError)"
     assert body["checks"]["redis"] == "unreachable (ConnectionError)"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("LDN_METHADONE_WASHOUT_DAYS", "3", "shorter than the long-acting washout"),
+        ("LDN_METHADONE_WASHOUT_DAYS", "13", "shorter than the long-acting washout"),
+        ("LDN_SPECIALIST_GUIDANCE_HORIZON_DAYS", "30", "LDN_SPECIALIST_GUIDANCE_HORIZON_DAYS"),
+        ("LDN_SPECIALIST_GUIDANCE_HORIZON_DAYS", '"a year"', "whole number of days"),
+    ],
+)
+def test_a_site_window_that_would_clear_too_early_stops_start_up(
+    monkeypatch, name: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=named):
+        create_app()
+
+
+def test_site_windows_within_bounds_start(monkeypatch) -> None:
+    monkeypatch.setenv("LDN_METHADONE_WASHOUT_DAYS", "14")
+    monkeypatch.setenv("LDN_SPECIALIST_GUIDANCE_HORIZON_DAYS", "365")
+    app = create_app()
+    assert app.config["SPECIALIST_GUIDANCE_HORIZON_DAYS"] == 365

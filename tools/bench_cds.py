@@ -280,6 +280,8 @@ def chart_prefetch(records: int) -> dict[str, Any]:
         "patient": {"resourceType": "Patient", "id": PATIENT_ID},
         "medicationStatements": _searchset([_statement(i) for i in range(1, records, 2)]),
         "medicationRequests": _searchset([_request(i) for i in range(0, records, 2)]),
+        "medicationDispenses": None,
+        "medicationAdministrations": None,
         "conditions": _searchset(
             [
                 _condition("203082005", "Fibromyalgia (disorder)"),
@@ -317,7 +319,8 @@ _PHASES: tuple[tuple[str, ModuleType, str], ...] = (
     ("mapping", check, "read_conditions"),
     ("rules", check, "recognise_naltrexone"),
     ("rules", check, "assess_naltrexone_order"),
-    ("rules", check, "classify_conditions"),
+    ("rules", check, "match_conditions"),
+    ("rules", check, "find_cautions"),
 )
 
 

@@ -1,4 +1,5 @@
-"""MedicationStatement and MedicationRequest to ``MedicationRecord``.
+"""MedicationStatement, MedicationRequest, MedicationDispense and MedicationAdministration to
+``MedicationRecord``.
 
 Dates follow ``clinical.records.MedicationRecord`` field by field; partial dates are resolved as
 the ``dates`` module explains (start-like: first day; end-like: last day).
@@ -15,7 +16,7 @@ from fhir_profiles.mapping.medication import read_medication
 from fhir_profiles.mapping.references import REFERENCED_TYPES, References, is_referenced_type
 from fhir_profiles.mapping.resources import Reader, map_resources
 from fhir_profiles.mapping.result import MappingResult
-from fhir_profiles.mapping.supply import read_supply_days
+from fhir_profiles.mapping.supply import read_days_supply, read_supply_days
 
 RecordRead = tuple[MedicationRecord | None, list[str]]
 MedicationRead = tuple[Medication | None, tuple[str, ...]]
@@ -114,18 +115,79 @@ def read_request(resource: JsonObject, references: References) -> RecordRead:
     ), []
 
 
+def read_dispense(resource: JsonObject, references: References) -> RecordRead:
+    """Read one MedicationDispense: a pharmacy fill, dated by hand-over and days' supply."""
+    fields = Fields()
+    ident = fields.string(resource, "id", "")
+    status = fields.string(resource, "status", "")
+    medication, medication_problems = _read_medication(fields, resource, references)
+    if medication is None:
+        return _no_medication(fields)
+    doses, texts = read_dosages(fields, resource, "dosageInstruction")
+    # A fill is one event: a partial date takes its last day, so that the supply it starts
+    # never looks older than it may be (see the dates module).
+    handed_over = fields.end_date(resource, "whenHandedOver", "")
+    prepared = fields.end_date(resource, "whenPrepared", "")
+    return MedicationRecord(
+        source=Source.DISPENSE,
+        id=ident,
+        status=status,
+        medication=medication,
+        doses=doses,
+        dosage_text=texts,
+        started=handed_over or prepared,
+        supply_days=read_days_supply(fields, resource),
+        problems=tuple(fields.problems),
+        medication_problems=medication_problems,
+    ), []
+
+
+def read_administration(resource: JsonObject, references: References) -> RecordRead:
+    """Read one MedicationAdministration: a dose given, whose time is a last exposure."""
+    fields = Fields()
+    ident = fields.string(resource, "id", "")
+    status = fields.string(resource, "status", "")
+    medication, medication_problems = _read_medication(fields, resource, references)
+    if medication is None:
+        return _no_medication(fields)
+    started = ended = None
+    period = fields.object(resource, "effectivePeriod", "")
+    if period is not None:
+        started = fields.start_date(period, "start", "effectivePeriod")
+        ended = fields.end_date(period, "end", "effectivePeriod")
+    given_first, given_last = fields.dates(resource, "effectiveDateTime", "")
+    texts: tuple[str, ...] = ()
+    dosage = fields.object(resource, "dosage", "")
+    if dosage is not None:
+        text = fields.string(dosage, "text", "dosage")
+        texts = (text,) if text else ()
+    return MedicationRecord(
+        source=Source.ADMINISTRATION,
+        id=ident,
+        status=status,
+        medication=medication,
+        dosage_text=texts,
+        started=started or given_first,
+        ended=ended or given_last,
+        problems=tuple(fields.problems),
+        medication_problems=medication_problems,
+    ), []
+
+
 def medication_readers(references: References) -> dict[str, Reader[MedicationRecord]]:
     """Return the reader for each medication resource type, resolving through ``references``."""
     return {
         Source.STATEMENT.value: lambda resource: read_statement(resource, references),
         Source.REQUEST.value: lambda resource: read_request(resource, references),
+        Source.DISPENSE.value: lambda resource: read_dispense(resource, references),
+        Source.ADMINISTRATION.value: lambda resource: read_administration(resource, references),
     }
 
 
 def read_medication_records(
     resources: Iterable[object], *, medications: Mapping[str, object] | None = None
 ) -> MappingResult[MedicationRecord]:
-    """Read MedicationStatements and MedicationRequests into records, reporting what is not.
+    """Read the four medication resource types into records, reporting what is not.
 
     ``resources`` may also hold the Medication (and Substance) resources they reference, as a
     search with ``_include`` returns them. ``medications`` adds Medications fetched separately,

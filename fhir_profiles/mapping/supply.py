@@ -1,4 +1,5 @@
-"""``dispenseRequest.expectedSupplyDuration`` and repeats to the days a prescription covers."""
+"""The days a prescription (``dispenseRequest.expectedSupplyDuration`` and repeats) or a pharmacy
+fill (``MedicationDispense.daysSupply``) covers."""
 
 from __future__ import annotations
 
@@ -66,3 +67,23 @@ def _repeats(fields: Fields, dispense: JsonObject) -> int:
         return repeats
     fields.note(f"{_PATH}.numberOfRepeatsAllowed is not a whole number of repeats")
     return 0
+
+
+def read_days_supply(fields: Fields, dispense: JsonObject) -> int | None:
+    """Return the days a MedicationDispense's ``daysSupply`` covers, rounded up, or ``None``."""
+    supply = fields.object(dispense, "daysSupply", "")
+    if supply is None:
+        return None
+    value = fields.number(supply, "value", "daysSupply")
+    unit = fields.string(supply, "code", "daysSupply") or fields.string(
+        supply, "unit", "daysSupply"
+    )
+    if value is None or value < 0:
+        fields.note("daysSupply has no usable value")
+        return None
+    # A bare number of days is how pharmacy systems commonly send it.
+    days_per_unit = _DAYS_PER_UNIT.get((unit or "d").strip().lower())
+    if days_per_unit is None:
+        fields.note(f"daysSupply unit {shorten(unit or '(none)')} is not a known duration unit")
+        return None
+    return math.ceil(Fraction(repr(value)) * days_per_unit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -36,10 +37,21 @@ def test_the_review_shows_the_expected_decision_and_matches_the_cds_card(
         assert app.locator("#no-findings").is_visible()
 
     # The card the EHR would show for an LDN order carries the same decision.
-    opioid_card, *others = cds_cards(demo, key)
+    cards = cds_cards(demo, key)
+    (opioid_card,) = [
+        card
+        for card in cards
+        if any("status" in json.loads(link.app_context) for link in card.links if link.app_context)
+    ]
+    others = [card for card in cards if card is not opioid_card]
     assert card_status(opioid_card) == shown
     assert opioid_card.indicator == INDICATOR_FOR_STATUS[expected.status]
-    assert [card.indicator for card in others] == ["info"] * len(expected.info)
+    extra = ["warning"] * len(expected.cautions) + ["info"] * len(expected.info)
+    assert sorted(card.indicator for card in others) == sorted(extra)
+    # The review raises the same cautions as the cards.
+    shown_cautions = app.locator("#cautions .caution")
+    assert shown_cautions.count() == len(expected.cautions)
+    assert app.locator("#ask-unrecorded").is_visible()
     if expected.earliest_start is not None:
         assert f"until {expected.earliest_start.isoformat()}" in opioid_card.summary
 

@@ -56,6 +56,8 @@ def _body() -> dict[str, Any]:
         "patient": {"resourceType": "Patient", "id": PATIENT_ID},
         "medicationStatements": None,
         "medicationRequests": None,
+        "medicationDispenses": None,
+        "medicationAdministrations": None,
         "conditions": searchset(*conditions),
     }
     return hook_body(prefetch=prefetch)
@@ -72,8 +74,10 @@ def _cards(client: FlaskClient, sign: Signer, body: dict[str, Any]) -> list[dict
 
 
 def _with_evidence(monkeypatch: pytest.MonkeyPatch, evidence: EvidenceKnowledge) -> None:
-    def knowledge(methadone_washout_days: int | None = None) -> Knowledge:
-        known = load_knowledge(methadone_washout_days)
+    def knowledge(
+        methadone_washout_days: int | None = None, horizon_days: int | None = None
+    ) -> Knowledge:
+        known = load_knowledge(methadone_washout_days, horizon_days)
         return dataclasses.replace(known, evidence=evidence)
 
     monkeypatch.setattr(cds_hooks.check, "load_knowledge", knowledge)

@@ -32,6 +32,8 @@ def _opioid_card(app: Flask, sign: Signer, *texts: str) -> dict[str, Any]:
             *(_statement(f"ms-{i}", text) for i, text in enumerate(texts))
         ),
         "medicationRequests": searchset(),
+        "medicationDispenses": searchset(),
+        "medicationAdministrations": searchset(),
         "conditions": searchset(),
     }
     response = app.test_client().post(

@@ -63,6 +63,8 @@ def _prefetch(
         "patient": {"resourceType": "Patient", "id": PATIENT_ID},
         "medicationStatements": searchset(*statements) if statements else None,
         "medicationRequests": searchset(*requests) if requests else None,
+        "medicationDispenses": None,
+        "medicationAdministrations": None,
         "conditions": searchset(*conditions) if conditions else None,
     }
 
@@ -238,7 +240,7 @@ def test_no_medication_data_at_all_is_412_with_an_operation_outcome(
     assert response.status_code == 412
     body = response.get_json()
     assert body["resourceType"] == "OperationOutcome"
-    assert len(body["issue"]) == 3
+    assert len(body["issue"]) == 5  # the four medication sources and the summary
 
 
 def test_opioid_drafted_in_the_same_session_counts(client: FlaskClient, sign: Signer) -> None:
@@ -270,7 +272,7 @@ def test_full_dose_order_is_named_by_its_dose(client: FlaskClient, sign: Signer)
 
 
 def test_methadone_needs_specialist_guidance_and_no_date(client: FlaskClient, sign: Signer) -> None:
-    ended = TODAY - timedelta(days=20)
+    ended = TODAY - timedelta(days=10)
     statement = _statement("ms-m", "methadone 10 mg", status="stopped", start=ended, end=ended)
     (card,) = _cards(_call(client, sign, hook_body(prefetch=_prefetch([statement]))))
     assert card["indicator"] == "critical"

@@ -39,6 +39,23 @@ REQUEST = {
     "subject": {"reference": f"Patient/{PATIENT_ID}"},
 }
 MEDICATION = {"resourceType": "Medication", "id": "med-1", "code": {"text": "tramadol 50 mg"}}
+DISPENSE = {
+    "resourceType": "MedicationDispense",
+    "id": "md-1",
+    "status": "completed",
+    "medicationCodeableConcept": {"text": "hydrocodone/APAP 5/325 mg"},
+    "subject": {"reference": f"Patient/{PATIENT_ID}"},
+    "whenHandedOver": "2026-03-01",
+    "daysSupply": {"value": 5, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"},
+}
+ADMINISTRATION = {
+    "resourceType": "MedicationAdministration",
+    "id": "ma-1",
+    "status": "completed",
+    "medicationCodeableConcept": {"text": "fentanyl 50 mcg IV"},
+    "subject": {"reference": f"Patient/{PATIENT_ID}"},
+    "effectiveDateTime": "2026-03-10T09:30:00Z",
+}
 CONDITION = {
     "resourceType": "Condition",
     "id": "c-1",
@@ -82,6 +99,8 @@ FULL_PREFETCH = {
     "patient": {"resourceType": "Patient", "id": PATIENT_ID},
     "medicationStatements": searchset(STATEMENT),
     "medicationRequests": searchset(REQUEST, MEDICATION),
+    "medicationDispenses": searchset(DISPENSE),
+    "medicationAdministrations": None,
     "conditions": searchset(CONDITION),
 }
 
@@ -110,6 +129,8 @@ def test_full_prefetch_is_used_without_calling_the_server(
         "Medication",
     ]
     assert sources["medicationRequests"].count == 1
+    assert sources["medicationDispenses"].count == 1
+    assert sources["medicationAdministrations"].count == 0
     assert all(s.read for s in sources.values())
     assert len(mocked.calls) == 0
 
@@ -118,7 +139,15 @@ def test_null_prefetch_means_none_on_file(
     settings: CdsSettings, mocked: responses.RequestsMock
 ) -> None:
     resolved = _resolve(
-        _hook({"medicationStatements": None, "medicationRequests": None, "conditions": None}),
+        _hook(
+            {
+                "medicationStatements": None,
+                "medicationRequests": None,
+                "medicationDispenses": None,
+                "medicationAdministrations": None,
+                "conditions": None,
+            }
+        ),
         settings,
     )
     assert all(s.read and s.count == 0 for s in resolved.sources.values())
@@ -147,11 +176,31 @@ def test_missing_keys_are_fetched_with_the_token_following_pages(
         ],
     )
     _mock_fhir(mocked, "MedicationRequest", searchset(REQUEST, MEDICATION))
+    mocked.get(
+        f"{FHIR_BASE}/MedicationDispense",
+        json=searchset(DISPENSE),
+        match=[
+            matchers.query_param_matcher(
+                {"patient": PATIENT_ID, "_include": "MedicationDispense:medication"}
+            )
+        ],
+    )
+    mocked.get(
+        f"{FHIR_BASE}/MedicationAdministration",
+        json=searchset(ADMINISTRATION),
+        match=[
+            matchers.query_param_matcher(
+                {"patient": PATIENT_ID, "_include": "MedicationAdministration:medication"}
+            )
+        ],
+    )
     _mock_fhir(mocked, "Condition", searchset(CONDITION))
     resolved = _resolve(_hook(None), settings)
     assert {s.origin for s in resolved.sources.values()} == {FROM_FHIR_SERVER}
     assert [r["id"] for r in resolved.sources["medicationStatements"].resources] == ["ms-1", "ms-2"]
     assert resolved.sources["medicationRequests"].count == 1
+    assert resolved.sources["medicationDispenses"].count == 1
+    assert resolved.sources["medicationAdministrations"].count == 1
     assert resolved.sources["conditions"].count == 1
 
 

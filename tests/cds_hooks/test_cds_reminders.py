@@ -39,6 +39,8 @@ def _prefetch(*statements: dict[str, Any]) -> dict[str, Any]:
         "patient": {"resourceType": "Patient", "id": PATIENT_ID},
         "medicationStatements": searchset(*statements),
         "medicationRequests": None,
+        "medicationDispenses": None,
+        "medicationAdministrations": None,
         "conditions": None,
     }
 

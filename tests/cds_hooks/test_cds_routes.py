@@ -48,6 +48,8 @@ def test_discovery_lists_both_services_with_spec_conformant_templates(
             "patient": "Patient/{{context.patientId}}",
             "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
             "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+            "medicationDispenses": "MedicationDispense?patient={{context.patientId}}",
+            "medicationAdministrations": ("MedicationAdministration?patient={{context.patientId}}"),
             "conditions": "Condition?patient={{context.patientId}}",
         }
         assert "JWT" in service["usageRequirements"]
@@ -308,7 +310,13 @@ def test_cards_still_reach_the_clinician_when_the_store_fails(
         raise OperationalError("insert", {}, Exception("disk full"))
 
     monkeypatch.setattr(app.extensions["cds_hooks"].store, "record_cards", failing)
-    prefetch = {"medicationStatements": None, "medicationRequests": None, "conditions": None}
+    prefetch = {
+        "medicationStatements": None,
+        "medicationRequests": None,
+        "medicationDispenses": None,
+        "medicationAdministrations": None,
+        "conditions": None,
+    }
     response = _post(client, sign, HOOK_PATH, hook_body(prefetch=prefetch))
     assert response.status_code == 200
     assert response.get_json()["cards"][0]["indicator"] == "info"

@@ -39,7 +39,7 @@ RECENT_OXY = record(named("Percocet"), "completed", id="r1", ended=days_ago(2))
 RECENT_OXYCONTIN = record(named("OxyContin 10 mg"), "completed", id="r2", ended=days_ago(1))
 PAST_OXY = record(named("oxycodone 5 mg"), "completed", id="p1", ended=days_ago(30))
 UNDATED_OXY = record(named("oxycodone 5 mg"), "completed", id="u1")
-METHADONE = record(named("methadone 40 mg"), "stopped", id="m1", ended=days_ago(200))
+METHADONE = record(named("methadone 40 mg"), "stopped", id="m1", ended=days_ago(5))
 SUBLOCADE = record(named("Sublocade 300 mg"), "completed", id="d1", started=days_ago(20))
 UNREADABLE = record(named("?"), "active", id="x1", medication_problems=("Medication/77 not found",))
 

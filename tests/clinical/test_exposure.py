@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from clinical.exposure import DRAFTS, ExposureState, OpioidExposure, assess_exposures
 from clinical.opioids import DurationClass, OpioidKnowledge
 from clinical.records import Medication, MedicationRecord, Source
+from clinical.windows import OpenWindows
 from tests.clinical.medication_builders import coded, named, record
 
 KNOWLEDGE = OpioidKnowledge.load()
@@ -43,7 +44,7 @@ def days_ago(n: int) -> date:
 def test_earliest_start_is_last_exposure_plus_the_articles_upper_bound(
     medication: Medication, duration_class: DurationClass, window: int
 ) -> None:
-    exposure = one(record(medication, "completed", ended=days_ago(3)))
+    exposure = one(record(medication, "completed", started=days_ago(8), ended=days_ago(3)))
     assert exposure.match.duration_class is duration_class
     assert exposure.state is ExposureState.RECENT
     assert exposure.last_exposure == days_ago(3)
@@ -56,14 +57,15 @@ def test_earliest_start_is_last_exposure_plus_the_articles_upper_bound(
     ("medication", "window"), [(OXYCODONE, 10), (OXYCONTIN, 14), (SUBOXONE, 14)]
 )
 def test_window_closes_on_the_earliest_start(medication: Medication, window: int) -> None:
-    inside = one(record(medication, "stopped", ended=days_ago(window - 1)))
-    closed = one(record(medication, "stopped", ended=days_ago(window)))
+    course = {"started": days_ago(window + 5)}  # a short course: not long use of buprenorphine
+    inside = one(record(medication, "stopped", ended=days_ago(window - 1), **course))
+    closed = one(record(medication, "stopped", ended=days_ago(window), **course))
     assert inside.state is ExposureState.RECENT
     assert closed.state is ExposureState.PAST
     assert closed.earliest_start == TODAY
 
 
-@pytest.mark.parametrize("ended_days_ago", [3, 60, 2000])
+@pytest.mark.parametrize("ended_days_ago", [3, 13])
 def test_methadone_gets_specialist_guidance_never_a_number(ended_days_ago: int) -> None:
     exposure = one(record(METHADONE, "completed", ended=days_ago(ended_days_ago)))
     assert exposure.match.duration_class is DurationClass.METHADONE
@@ -113,7 +115,8 @@ def test_active_with_a_planned_end_gives_the_earliest_start() -> None:
     planned = TODAY + timedelta(days=5)
     exposure = one(record(OXYCODONE, "active", source=Source.REQUEST, ended=planned))
     assert exposure.state is ExposureState.ACTIVE
-    assert exposure.last_exposure == planned
+    assert exposure.planned_end == planned
+    assert exposure.last_exposure is None  # a future end is a plan, never a last exposure
     assert exposure.earliest_start == planned + timedelta(days=10)
 
 
@@ -283,3 +286,95 @@ def test_an_opioid_without_an_end_is_never_past(
 ) -> None:
     exposure = one(record(OXYCODONE, status, source=source, started=started))
     assert exposure.state is not ExposureState.PAST
+
+
+@given(
+    started=st.integers(min_value=0, max_value=60),
+    medication=st.sampled_from([OXYCODONE, OXYCONTIN, SUBOXONE, METHADONE, SUBLOCADE]),
+    source=st.sampled_from(list(Source)),
+    status=st.sampled_from(["completed", "stopped", "unknown", None]),
+)
+def test_a_dose_proven_by_a_first_date_is_never_an_all_clear(
+    started: int, medication: Medication, source: Source, status: str | None
+) -> None:
+    exposure = one(record(medication, status, source=source, started=days_ago(started)))
+    assert exposure.state is not ExposureState.PAST
+    if not exposure.match.depot:  # a depot's date is when it was given: one exact dose
+        assert exposure.state in (ExposureState.RECENT, ExposureState.UNKNOWN)
+    if exposure.state is ExposureState.RECENT and exposure.earliest_start is not None:
+        # Only a lower bound: the card says "at least until", never a plain date.
+        assert exposure.at_least or exposure.match.depot
+
+
+@pytest.mark.parametrize(
+    ("ended_days_ago", "state"),
+    [
+        (13, ExposureState.RECENT),
+        (14, ExposureState.GUIDANCE),
+        (179, ExposureState.GUIDANCE),
+        (180, ExposureState.PAST),
+        (1826, ExposureState.PAST),
+    ],
+)
+def test_methadones_open_window_closes_in_two_steps(
+    ended_days_ago: int, state: ExposureState
+) -> None:
+    ended = days_ago(ended_days_ago)
+    exposure = one(record(METHADONE, "completed", started=ended - timedelta(days=300), ended=ended))
+    assert exposure.state is state
+    assert exposure.critical_until == ended + timedelta(days=14)
+    assert exposure.guidance_until == ended + timedelta(days=180)
+    assert exposure.earliest_start is None
+
+
+@pytest.mark.parametrize(
+    ("given_days_ago", "state"),
+    [(44, ExposureState.RECENT), (45, ExposureState.GUIDANCE), (180, ExposureState.PAST)],
+)
+def test_a_depot_is_critical_for_its_month_and_the_long_acting_bound(
+    given_days_ago: int, state: ExposureState
+) -> None:
+    given = days_ago(given_days_ago)
+    exposure = one(
+        record(SUBLOCADE, "completed", source=Source.ADMINISTRATION, started=given, ended=given)
+    )
+    assert exposure.state is state
+    assert exposure.critical_until == given + timedelta(days=31 + 14)
+
+
+@pytest.mark.parametrize(
+    ("course_days", "state"),
+    [
+        (7, ExposureState.PAST),
+        (29, ExposureState.PAST),
+        (30, ExposureState.GUIDANCE),
+        (400, ExposureState.GUIDANCE),
+    ],
+)
+def test_long_use_of_buprenorphine_keeps_a_specialist_guidance_warning(
+    course_days: int, state: ExposureState
+) -> None:
+    ended = days_ago(14)
+    started = ended - timedelta(days=course_days)
+    exposure = one(record(SUBOXONE, "completed", started=started, ended=ended))
+    assert exposure.state is state
+
+
+def test_a_site_horizon_moves_the_end_of_the_warning() -> None:
+    windows = OpenWindows.load(KNOWLEDGE).with_horizon(365)
+    methadone = record(METHADONE, "completed", started=days_ago(500), ended=days_ago(200))
+    review = assess_exposures([methadone], KNOWLEDGE, TODAY, windows=windows)
+    (exposure,) = review.exposures
+    assert exposure.state is ExposureState.GUIDANCE
+    assert exposure.guidance_until == days_ago(200) + timedelta(days=365)
+    assert one(methadone).state is ExposureState.PAST  # the default 180 days
+
+
+def test_a_future_end_is_a_planned_end_for_every_source() -> None:
+    for source in Source:
+        exposure = one(
+            record(OXYCODONE, "completed", source=source, started=days_ago(2), supply_days=10)
+        )
+        assert exposure.state is ExposureState.ACTIVE
+        assert exposure.planned_end == days_ago(2) + timedelta(days=10)
+        assert exposure.last_exposure is None

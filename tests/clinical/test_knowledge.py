@@ -23,7 +23,7 @@ def _methadone_stopped(days_ago: int) -> MedicationRecord:
 def test_by_default_methadone_needs_specialist_guidance_and_no_number() -> None:
     knowledge = load_knowledge()
     assert knowledge.opioids.washouts[DurationClass.METHADONE].max_days is None
-    result = assess_naltrexone_order(None, [_methadone_stopped(60)], knowledge.opioids, TODAY)
+    result = assess_naltrexone_order(None, [_methadone_stopped(6)], knowledge.opioids, TODAY)
     assert result.status is AssessmentStatus.SPECIALIST_GUIDANCE
     assert result.earliest_start is None
 
@@ -45,7 +45,22 @@ def test_the_site_setting_leaves_the_other_classes_alone() -> None:
         assert site.opioids.washouts[duration_class] == default.opioids.washouts[duration_class]
 
 
-@pytest.mark.parametrize("value", [0, -3, 2.5, "14", True])
+@pytest.mark.parametrize("value", [0, -3, 2.5, "14", True, 3, 13])
 def test_a_malformed_site_washout_is_refused(value: object) -> None:
     with pytest.raises(ValueError, match="washout"):
         load_knowledge(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [0, 44, 2.5, "180", True])
+def test_a_horizon_shorter_than_a_depots_critical_window_or_malformed_is_refused(
+    value: object,
+) -> None:
+    with pytest.raises(ValueError, match="LDN_SPECIALIST_GUIDANCE_HORIZON_DAYS"):
+        load_knowledge(None, value)  # type: ignore[arg-type]
+
+
+def test_a_site_horizon_is_marked_configured_and_the_default_is_the_data_files() -> None:
+    assert load_knowledge().windows.horizon_days == 180
+    assert not load_knowledge().windows.horizon_configured
+    site = load_knowledge(None, 365).windows
+    assert (site.horizon_days, site.horizon_configured) == (365, True)

@@ -133,3 +133,21 @@ def test_no_phrase_ever_calls_a_future_day_a_last_dose(offset: int) -> None:
         assert "last dose" not in words.status
     else:
         assert f"last dose {days(offset)}" in words.status
+
+
+def test_a_first_dose_date_alone_gives_an_at_least_until_date() -> None:
+    exposure, words = words_for(
+        record(named("oxycodone 5 mg tablet"), "completed", started=days(-3))
+    )
+    assert exposure.at_least
+    assert words.status == f"Dose on {days(-3)}; later doses not ruled out"
+    assert words.earliest == f"at least until {days(-3 + 10)}"
+
+
+def test_an_open_window_past_its_critical_band_asks_for_specialist_guidance() -> None:
+    exposure, words = words_for(
+        record(named("methadone 10 mg tablet"), "stopped", started=days(-400), ended=days(-30))
+    )
+    assert exposure.state is ExposureState.GUIDANCE
+    assert words.status == f"Stopped, last dose {days(-30)}: specialist guidance"
+    assert words.earliest.startswith("specialist guidance (until ")

@@ -44,7 +44,13 @@ HOSTILE = "<script>alert('x')</script> & <img src=x onerror=alert(1)>"
 
 
 def opioid(
-    code: str, name: str, status: str, *, ended: date | None = None, id: str = "med-1"
+    code: str,
+    name: str,
+    status: str,
+    *,
+    started: date | None = None,
+    ended: date | None = None,
+    id: str = "med-1",
 ) -> MedicationRecord:
     """Return a MedicationStatement record for one RxNorm-coded opioid ingredient."""
     return MedicationRecord(
@@ -52,6 +58,7 @@ def opioid(
         id=id,
         status=status,
         medication=Medication(Concept((Coding(RXNORM, code, name),))),
+        started=started,
         ended=ended,
     )
 
@@ -98,7 +105,14 @@ class SaveCase:
 NO_OPIOIDS = SaveCase("no-opioids", (), (), AssessmentStatus.SAFE_TO_START, frozenset())
 OXYCODONE_ACTIVE = opioid("7804", "oxycodone", "active")
 OXYCODONE_RECENT = opioid("7804", "oxycodone", "completed", ended=TODAY - timedelta(days=3))
-BUPRENORPHINE_RECENT = opioid("1819", "buprenorphine", "stopped", ended=TODAY - timedelta(days=2))
+# A one-week course: long use of buprenorphine would need specialist guidance instead.
+BUPRENORPHINE_RECENT = opioid(
+    "1819",
+    "buprenorphine",
+    "stopped",
+    started=TODAY - timedelta(days=9),
+    ended=TODAY - timedelta(days=2),
+)
 METHADONE_RECENT = opioid("6813", "methadone", "completed", ended=TODAY - timedelta(days=5))
 MORPHINE_UNDATED = opioid("7052", "morphine", "completed")
 

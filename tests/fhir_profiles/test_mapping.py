@@ -138,6 +138,78 @@ def test_request_dates_and_supply_come_from_authored_on_and_dispense_request() -
     assert record.dosage_text == ("4.5 mg by mouth at bedtime",)
 
 
+@pytest.mark.parametrize(
+    ("dispense", "started", "supply"),
+    [
+        ({"whenHandedOver": "2026-03-01T16:40:00-05:00", "daysSupply": {"value": 3}}, 1, 3),
+        ({"whenPrepared": "2026-03-01", "daysSupply": {"value": 2, "unit": "wk"}}, 1, 14),
+        # A partial date is its last day: the fill may have been at the end of the month.
+        ({"whenHandedOver": "2026-03", "daysSupply": {"value": 5, "code": "d"}}, 31, 5),
+        ({"whenHandedOver": "2026-03-01"}, 1, None),
+    ],
+)
+def test_dispense_dates_come_from_hand_over_and_days_supply(
+    dispense: dict[str, Any], started: int, supply: int | None
+) -> None:
+    resource = {
+        "resourceType": "MedicationDispense",
+        "id": "md-1",
+        "status": "completed",
+        "medicationCodeableConcept": {"text": "Hydrocodone/APAP 5/325 mg"},
+        **dispense,
+    }
+    record = only_record(read_medication_records([resource]))
+    assert record.source is Source.DISPENSE
+    assert (record.started, record.ended, record.supply_days) == (
+        date(2026, 3, started),
+        None,
+        supply,
+    )
+    assert record.reference == "MedicationDispense/md-1"
+
+
+@pytest.mark.parametrize(
+    ("effective", "started", "ended"),
+    [
+        ({"effectiveDateTime": "2026-03-10T09:30:00Z"}, date(2026, 3, 10), date(2026, 3, 10)),
+        (
+            {"effectivePeriod": {"start": "2026-03-10T09:00:00Z", "end": "2026-03-11T01:00:00Z"}},
+            date(2026, 3, 10),
+            date(2026, 3, 11),
+        ),
+        ({"effectivePeriod": {"start": "2026-03-10"}}, date(2026, 3, 10), None),
+    ],
+)
+def test_an_administration_time_is_its_last_exposure(
+    effective: dict[str, Any], started: date, ended: date | None
+) -> None:
+    resource = {
+        "resourceType": "MedicationAdministration",
+        "id": "ma-1",
+        "status": "completed",
+        "medicationCodeableConcept": {"text": "Fentanyl citrate 50 mcg/mL injection"},
+        "dosage": {"text": "100 mcg IV at induction"},
+        **effective,
+    }
+    record = only_record(read_medication_records([resource]))
+    assert record.source is Source.ADMINISTRATION
+    assert (record.started, record.ended) == (started, ended)
+    assert record.dosage_text == ("100 mcg IV at induction",)
+
+
+def test_a_days_supply_in_an_unknown_unit_is_a_problem_not_a_guess() -> None:
+    resource = {
+        "resourceType": "MedicationDispense",
+        "status": "completed",
+        "medicationCodeableConcept": {"text": "oxycodone 5 mg"},
+        "whenHandedOver": "2026-03-01",
+        "daysSupply": {"value": 3, "unit": "fortnights"},
+    }
+    record = only_record(read_medication_records([resource]))
+    assert record.supply_days is None
+    assert any("daysSupply" in problem for problem in record.problems)
+
+
 def test_statement_dates_come_from_effective_period_and_date_asserted() -> None:
     record = only_record(_from_file("statement-coded.json"))
     assert (record.started, record.ended, record.asserted) == (
@@ -283,7 +355,8 @@ def test_references_that_cannot_be_followed_are_recorded(
         (
             {"resourceType": "Observation", "id": "o"},
             "resources[0] Observation/o",
-            "is not a MedicationStatement or MedicationRequest",
+            "is not a MedicationStatement or MedicationRequest or MedicationDispense or "
+            "MedicationAdministration",
         ),
         (
             {"resourceType": "MedicationStatement", "id": "a", "status": "active"},
@@ -327,7 +400,11 @@ def test_problems_name_the_resource_type_so_other_orders_can_be_told_apart() -> 
         ],
     }
     assert [(p.resource_type, p.message) for p in read_bundle(drafts).problems] == [
-        ("ServiceRequest", "is not a MedicationStatement or MedicationRequest"),
+        (
+            "ServiceRequest",
+            "is not a MedicationStatement or MedicationRequest or MedicationDispense or "
+            "MedicationAdministration",
+        ),
         ("MedicationRequest", "has no medication[x]"),
     ]
 

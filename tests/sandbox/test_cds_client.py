@@ -27,9 +27,11 @@ INDICATOR_FOR_STATUS = {
     "uncertain": "warning",
     "safe-to-start": "info",
 }
-INFO_CARD_SUMMARY = {
+EXTRA_CARD_SUMMARY = {
     "aud": "Alcohol use disorder on the chart",
     "liver": "Liver disease on the chart",
+    "oud": "Opioid use disorder on the chart",
+    "naltrexone": "Naltrexone already on the chart",
 }
 
 
@@ -162,10 +164,11 @@ def test_every_sample_patient_gets_the_expected_card(running_demo: Demo, key: st
     page = draft_and_select(running_demo, running_demo.patient_ids[key]).text
     indicators = card_indicators(page)
     assert indicators, page
-    assert indicators[0] == INDICATOR_FOR_STATUS[expected.status]
-    assert indicators[1:] == ["info"] * len(expected.info)
-    for flag in expected.info:
-        assert INFO_CARD_SUMMARY[flag] in page
+    # The EHR shows the most urgent first: the opioid card, warnings, then info cards.
+    extra = ["warning"] * len(expected.cautions) + ["info"] * len(expected.info)
+    assert sorted(indicators) == sorted([INDICATOR_FOR_STATUS[expected.status], *extra])
+    for flag in expected.info | expected.cautions:
+        assert EXTRA_CARD_SUMMARY[flag] in page
     if expected.earliest_start is not None:
         assert f"until {expected.earliest_start.isoformat()}" in page
     assert "did not run" not in page

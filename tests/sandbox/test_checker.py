@@ -70,11 +70,15 @@ def test_check_passes_end_to_end_and_a_second_run_writes_nothing_twice(
     first = run_check("--fhir-base", server.base_url)
     assert first.returncode == 0, first.stdout + first.stderr
     lines = step_lines(first.stdout)
-    assert len(lines) == 25
+    steps = 12 + len(sample_keys())  # one CDS check per sample patient
+    entries = len(sample_bundle(TODAY)["entry"])
+    assert len(lines) == steps
     assert all(" ... PASS " in line for line in lines), first.stdout
-    assert f"[ 4/25] CDS check {sample_keys()[0]} ... PASS critical do-not-start" in first.stdout
+    assert f"[ 4/{steps}] CDS check {sample_keys()[0]} ... PASS critical do-not-start" in (
+        first.stdout
+    )
     assert "CDS check fibromyalgia-no-opioids ... PASS info safe-to-start" in first.stdout
-    assert "333 created, 0 updated" in first.stdout
+    assert f"{entries} created, 0 updated" in first.stdout
     assert "RESULT: PASSED" in first.stdout
     assert "Traceback" not in first.stdout + first.stderr
 
@@ -82,8 +86,8 @@ def test_check_passes_end_to_end_and_a_second_run_writes_nothing_twice(
     other_day = (TODAY - timedelta(days=30)).isoformat()
     second = run_check("--fhir-base", server.base_url, "--today", other_day)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert f"13 patients dated for {other_day}" in second.stdout
-    assert "0 created, 333 updated" in second.stdout
+    assert f"{len(sample_keys())} patients dated for {other_day}" in second.stdout
+    assert f"0 created, {entries} updated" in second.stdout
     assert second.stdout.count("already there (conditional create kept it)") == 2
     client = FhirClient(server.base_url)
     sent = sample_bundle(TODAY)["entry"]
@@ -98,7 +102,7 @@ def test_check_passes_end_to_end_and_a_second_run_writes_nothing_twice(
 def test_cleanup_removes_everything_the_checker_wrote(server: FhirServer) -> None:
     result = run_check("--fhir-base", server.base_url, "--cleanup")
     cleanup = step_lines(result.stdout)[-1]
-    written = len(sample_bundle(TODAY)["entry"]) + 1 + 2 * 2  # the sample clinician, two plans
+    written = len(sample_bundle(TODAY)["entry"]) + 1 + 2 * 2  # samples, the clinician, two plans
     assert f"clean up ... PASS deleted {written} (" in cleanup
     assert f"Patient {len(sample_keys())}" in cleanup
     assert "; 0 left" in cleanup

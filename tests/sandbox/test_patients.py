@@ -10,6 +10,7 @@ import requests
 from fhir.resources.R4B.bundle import Bundle
 
 from sandbox.patients import (
+    CAUTION_FLAGS,
     IDENTIFIER_SYSTEM,
     INFO_FLAGS,
     SAMPLE_TAG,
@@ -23,7 +24,7 @@ from sandbox.patients import (
 TODAY = date(2026, 3, 16)
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SHORT_ACTING_WASHOUT_DAYS = 10  # upper bound of the article's 7-10 days
-MEDICATION_TYPES = ("MedicationStatement", "MedicationRequest")
+MEDICATION_TYPES = ("MedicationStatement", "MedicationRequest")  # of the many-records patient
 
 
 def records_of(bundle: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -90,20 +91,38 @@ def test_the_same_day_builds_the_same_bundle_and_dates_follow_the_day() -> None:
 def test_expectations_cover_every_patient_with_known_outcomes() -> None:
     expected = expectations(TODAY)
     assert tuple(expected) == sample_keys()
-    assert len(sample_keys()) == 13
+    assert len(sample_keys()) == 19
     for outcome in expected.values():
         assert outcome.status in STATUSES
         assert outcome.info <= INFO_FLAGS
+        assert outcome.cautions <= CAUTION_FLAGS
         assert (outcome.earliest_start is not None) == (outcome.status == "wait-until")
         assert outcome.why
     assert {outcome.status for outcome in expected.values()} == STATUSES
     assert set().union(*(outcome.info for outcome in expected.values())) == INFO_FLAGS
+    assert set().union(*(outcome.cautions for outcome in expected.values())) == CAUTION_FLAGS
+
+
+def last_dose(record: dict[str, Any]) -> date:
+    """Return the last dose a short-acting opioid record shows, by its resource type's dates."""
+    if "effectivePeriod" in record:
+        return date.fromisoformat(record["effectivePeriod"]["end"])
+    if "whenHandedOver" in record:
+        handed_over = date.fromisoformat(record["whenHandedOver"])
+        return handed_over + timedelta(days=record["daysSupply"]["value"])
+    return date.fromisoformat(record["effectiveDateTime"])
 
 
 def test_wait_until_dates_are_ten_days_after_the_last_short_acting_dose() -> None:
     bundle = sample_bundle(TODAY)
     waits = {k: e for k, e in expectations(TODAY).items() if e.status == "wait-until"}
-    assert set(waits) == {"hydrocodone-stopped", "codeine-syrup-text", "many-records"}
+    assert set(waits) == {
+        "hydrocodone-stopped",
+        "codeine-syrup-text",
+        "many-records",
+        "dispense-only-opioid",
+        "administration-only-opioid",
+    }
     for key, expected in waits.items():
         opioid_records = [
             r
@@ -111,8 +130,18 @@ def test_wait_until_dates_are_ten_days_after_the_last_short_acting_dose() -> Non
             if any(name in str(r).lower() for name in expected.opioids)
         ]
         (record,) = opioid_records
-        last_dose = date.fromisoformat(record["effectivePeriod"]["end"])
-        assert expected.earliest_start == last_dose + timedelta(days=SHORT_ACTING_WASHOUT_DAYS)
+        assert expected.earliest_start == last_dose(record) + timedelta(
+            days=SHORT_ACTING_WASHOUT_DAYS
+        )
+
+
+def test_the_new_sources_are_the_only_record_of_their_opioid() -> None:
+    bundle = sample_bundle(TODAY)
+    for key, kind in (
+        ("dispense-only-opioid", "MedicationDispense"),
+        ("administration-only-opioid", "MedicationAdministration"),
+    ):
+        assert [r["resourceType"] for r in records_of(bundle, key)] == [kind]
 
 
 def test_each_opioid_patient_carries_the_opioid_its_expectation_names() -> None:

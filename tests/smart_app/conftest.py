@@ -87,6 +87,7 @@ class FakeEhr:
             "refresh_token": "the-refresh-token",
             "scope": (
                 "patient/Patient.r patient/MedicationStatement.rs patient/MedicationRequest.rs "
+                "patient/MedicationDispense.rs patient/MedicationAdministration.rs "
                 "patient/Medication.r patient/Condition.rs patient/CarePlan.rs patient/CarePlan.cu "
                 "patient/DocumentReference.rs patient/DocumentReference.c launch openid "
                 "fhirUser offline_access"

@@ -142,6 +142,8 @@ class FakeFhir:
         *,
         statements: tuple[dict[str, Any], ...] = (),
         requests: tuple[dict[str, Any], ...] = (),
+        dispenses: tuple[dict[str, Any], ...] = (),
+        administrations: tuple[dict[str, Any], ...] = (),
         conditions: tuple[dict[str, Any], ...] = (),
         who: dict[str, Any] | None = None,
     ) -> None:
@@ -149,6 +151,8 @@ class FakeFhir:
         self.http.get(f"{ISS}/Patient/{PATIENT}", json=who or patient())
         self.http.get(f"{ISS}/MedicationStatement", json=bundle(*statements))
         self.http.get(f"{ISS}/MedicationRequest", json=bundle(*requests))
+        self.http.get(f"{ISS}/MedicationDispense", json=bundle(*dispenses))
+        self.http.get(f"{ISS}/MedicationAdministration", json=bundle(*administrations))
         self.http.get(f"{ISS}/Condition", json=bundle(*conditions))
 
     def fail(self, path: str, status: int = 500, method: str = "GET") -> None:

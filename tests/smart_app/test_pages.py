@@ -67,7 +67,7 @@ def test_a_recent_opioid_says_wait_until_the_washout_ends(browser, fhir) -> None
     _status, page = review_page(browser)
     assert status_of(page) == "wait-until"
     # Short-acting: last exposure + 10 days (the upper bound of 7-10).
-    assert f"Wait: earliest safe start {days(7)}" in page
+    assert f"Wait until {days(7)}: earliest safe start" in page
     assert days(-3) in page
 
 
@@ -94,6 +94,8 @@ def test_when_no_medication_source_answers_the_page_is_an_error(browser, fhir) -
     fhir.chart()
     fhir.fail("MedicationRequest", 500)
     fhir.fail("MedicationStatement", 502)
+    fhir.fail("MedicationDispense", 500)
+    fhir.fail("MedicationAdministration", 503)
     status, page = review_page(browser)
     assert status == 502
     assert "could not be read" in page

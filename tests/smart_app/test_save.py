@@ -8,6 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fhir_profiles.artefacts import CAREPLAN_IDENTIFIER_SYSTEM
+from smart_app.review import MEDICATION_SOURCES
 from tests.smart_app.pages_testkit import (
     APP,
     CSRF,
@@ -149,8 +150,8 @@ def test_a_chart_unreadable_at_save_keeps_the_form_writes_nothing_and_a_retry_sa
 ) -> None:
     fhir.chart()
     launch_id = sign_in(browser)
-    fhir.fail("MedicationStatement", 503)
-    fhir.fail("MedicationRequest", 503)
+    for source in MEDICATION_SOURCES:
+        fhir.fail(source, 503)
     failed = save(browser, launch_id, start=days(3), interval="14", acknowledge="yes")
     page = failed.get_data(as_text=True)
     assert failed.status_code == 502
