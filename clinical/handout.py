@@ -106,9 +106,12 @@ class HandoutKnowledge:
 
 
 def _interval_words(days: int) -> str:
-    # Patients count in weeks; "every 2 weeks" reads better than "every 14 days".
-    count, unit = (days // 7, "week") if days % 7 == 0 else (days, "day")
-    return unit if count == 1 else f"{count} {unit}s"
+    # The days as the clinician chose them (the dose table steps by them), and the weeks beside
+    # them for patients who count in weeks: "14 days (2 weeks)".
+    if days % 7:
+        return f"{days} days"
+    weeks = days // 7
+    return f"{days} days ({weeks} week{'s' if weeks > 1 else ''})"
 
 
 def _section(entry: Mapping[str, Any], known: Mapping[str, ArticleSection]) -> HandoutSection:

@@ -12,6 +12,7 @@ from flask import Flask
 import smart_app
 from cds_hooks import init_app as init_cds_hooks
 from clinical.knowledge import load_knowledge
+from ldn_safety.about import bp as about
 from ldn_safety.logs import configure_logging
 
 
@@ -32,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     load_knowledge(app.config.get("METHADONE_WASHOUT_DAYS"))
     smart_app.init_app(app)
     init_cds_hooks(app)
+    app.register_blueprint(about)
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

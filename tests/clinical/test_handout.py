@@ -72,10 +72,10 @@ def test_the_plans_numbers_are_filled_in() -> None:
     handout = _handout(interval=14, target="3")
     how = _text(handout, "how_to_take")
     assert "once nightly at bedtime" in how
-    assert "Begin with 1.5 mg. Then go up one step of 1.5 mg every 2 weeks" in how
+    assert "Begin with 1.5 mg. Then go up one step of 1.5 mg every 14 days (2 weeks)" in how
     assert "until you reach 3 mg" in how
     assert not any("{" in p.text or "}" in p.text for s in handout.sections for p in s.points)
-    assert "every week" in _text(_handout(interval=7), "how_to_take")
+    assert "every 7 days (1 week)," in _text(_handout(interval=7), "how_to_take")
 
 
 def test_the_numbers_follow_the_protocol_not_the_text() -> None:

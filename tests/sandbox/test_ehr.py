@@ -88,6 +88,7 @@ def test_the_app_runs_in_an_iframe_from_another_host_with_a_launch_for_this_pati
         context = current_auth().launches.redeem(query["launch"])
         assert context is not None
         assert (context.patient, context.user) == (patient, "Practitioner/sandbox-clinician")
+        assert context.need_patient_banner is False  # the EHR's own banner is above the frame
         assert current_auth().launches.redeem(query["launch"]) is None  # single use
 
 
@@ -142,6 +143,8 @@ def test_a_cards_smart_link_launches_with_the_patient_user_and_the_cards_app_con
     assert context is not None
     assert (context.patient, context.user) == (patient, "Practitioner/sandbox-clinician")
     assert context.app_context == CARD_CONTEXT  # verbatim, for the token response
+    # A card's link opens a new tab, outside the EHR's frame and its banner: the app shows its own.
+    assert context.need_patient_banner is True
 
 
 def test_an_oversized_app_context_is_dropped_and_the_app_still_opens(

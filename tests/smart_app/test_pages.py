@@ -143,6 +143,22 @@ def test_the_banner_is_left_to_the_ehr_when_it_shows_its_own(browser, fhir) -> N
     assert 'id="patient-banner"' not in page
 
 
+@pytest.mark.parametrize("need_patient_banner", [False, True])
+@pytest.mark.parametrize("path", ["review", "plan", "evidence", "plans"])
+def test_every_page_names_the_patient_in_one_line_banner_or_not(
+    browser, fhir, path, need_patient_banner
+) -> None:
+    fhir.chart()
+    launch_id = sign_in(browser, launch_context(need_patient_banner=need_patient_banner))
+    response = browser.get(f"{APP}/{path}", query_string={"launch_id": launch_id})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    line = element(page, "patient-line")
+    assert '<span class="patient-line-name" id="patient-line-name"><bdi>Ada Lovelace</bdi>' in line
+    assert '<span id="patient-line-birth-date">1975-12-10</span>' in line
+    assert ('id="patient-banner"' in page) is need_patient_banner
+
+
 def test_hostile_fhir_text_is_escaped_everywhere(browser, fhir) -> None:
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     fhir.chart(
@@ -318,7 +334,7 @@ def test_the_handout_shows_the_plan_in_plain_words(browser, fhir) -> None:
         assert f"<h2>{escape(section.title)}</h2>" in page
         for point in section.points:
             assert f"<li>{escape(point.text)}</li>" in page
-    assert "every 2 weeks, until you reach 3 mg" in page
+    assert "every 14 days (2 weeks), until you reach 3 mg" in page
     assert page.index("Most important: no opioids") > page.index('id="handout-steps"')
 
 

@@ -108,6 +108,27 @@ def test_callback_completes_the_launch_and_rotates_the_session(app, browser, ehr
         assert session_data["smart_launches"][launch_id]["patient"] == "pat-123"
 
 
+@pytest.mark.parametrize(
+    ("app_context", "landing"),
+    [
+        ('{"topic":"alcohol-use-disorder"}', "/evidence"),
+        ('{"order":"MedicationRequest/d-1","status":"do-not-start"}', "/review"),
+        ("not JSON {", "/review"),
+        (None, "/review"),
+    ],
+    ids=["evidence-card", "opioid-card", "unreadable", "no-card"],
+)
+def test_a_launch_lands_where_the_cards_link_says(browser, ehr, app_context, landing) -> None:
+    ehr.serve_discovery()
+    launched = browser.get(f"{APP}/launch", query_string={"iss": ISS, "launch": "L"})
+    params = query(launched.headers["Location"])
+    ehr.serve_token(ehr.token_response(params["nonce"], appContext=app_context))
+    ehr.serve_jwks()
+    response = browser.get(f"{APP}/callback", query_string={"code": "c", "state": params["state"]})
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == landing
+
+
 def test_the_old_session_id_is_dead_after_login(app, ehr) -> None:
     browser = app.test_client()
     ehr.serve_discovery()
