@@ -244,7 +244,7 @@ def handout() -> str:
         "smart_app/handout.html",
         page="handout",
         schedule=schedule,
-        handout=known.handout.for_schedule(schedule),
+        handout=known.handout.for_schedule(schedule, known.opioids.washouts),
         back=url_for("smart_app.plan", launch_id=launch_id),
         **_chart_page(launch_id, ctx, result),
     )
@@ -279,7 +279,7 @@ def saved_handout() -> str:
         banner=banner,
         notes=notes,
         schedule=schedule,
-        handout=knowledge().handout.for_schedule(schedule),
+        handout=knowledge().handout.for_schedule(schedule, knowledge().opioids.washouts),
         back=url_for("smart_app.saved_plan", launch_id=launch_id, plan_id=plan_id),
         page="handout",
     )

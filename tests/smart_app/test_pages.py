@@ -329,7 +329,7 @@ def test_the_handout_shows_the_plan_in_plain_words(browser, fhir) -> None:
     schedule = build_schedule(
         date.fromisoformat(days(1)), interval_days=14, target_mg="3", protocol=known.titration
     )
-    handout = known.handout.for_schedule(schedule)
+    handout = known.handout.for_schedule(schedule, known.opioids.washouts)
     for section in handout.sections:
         assert f"<h2>{escape(section.title)}</h2>" in page
         for point in section.points:
