@@ -294,6 +294,28 @@ def test_the_evidence_summary_puts_the_patients_conditions_first(browser, fhir) 
     assert "Evidence grade:" in page
 
 
+def test_the_evidence_page_opens_on_the_patients_conditions_and_folds_the_rest(
+    browser, fhir
+) -> None:
+    fhir.chart(conditions=(condition("c1", "203082005", "Fibromyalgia"),))
+    launch_id = sign_in(browser)
+    page = browser.get(f"{APP}/evidence", query_string={"launch_id": launch_id}).get_data(
+        as_text=True
+    )
+    assert '<section class="ldn-evidence__section ldn-evidence__section--patient" ' in page
+    open_fibromyalgia = page.index('id="ldn-evidence-fibromyalgia"')
+    assert page.rindex("<section", 0, open_fibromyalgia) > page.rfind(
+        "<details", 0, open_fibromyalgia
+    )
+    folded = page.count('class="ldn-evidence__section ldn-evidence__section--folded"')
+    assert folded >= 10  # every other condition and every general section
+    crohns = page.index('id="ldn-evidence-crohns')
+    assert page.rindex("<details", 0, crohns) > page.rfind("</details>", 0, crohns)
+    # Nothing about how the article's panel worked leaks onto the page.
+    for internal in ("retrieved", "corpus", "citable keys", "indexed literature"):
+        assert internal not in page
+
+
 def test_the_evidence_page_says_when_conditions_could_not_be_read(browser, fhir) -> None:
     fhir.chart()
     fhir.fail("Condition", 500)
