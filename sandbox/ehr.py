@@ -138,7 +138,7 @@ def create_ehr_blueprint(
     @blueprint.get("/")
     def patients() -> ResponseReturnValue:
         try:
-            listed = charts.list_patients(fhir)
+            listed = charts.patient_list(fhir)
         except PatientListError:
             return _unavailable()
         return render_template("sandbox/ehr_patients.html", patients=listed)

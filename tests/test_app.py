@@ -40,3 +40,10 @@ def test_the_card_source_page_says_what_is_checked_its_source_and_version() -> N
 def test_a_site_methadone_washout_shows_on_the_source_page() -> None:
     client = create_app({"TESTING": True, "METHADONE_WASHOUT_DAYS": 21}).test_client()
     assert "21 days or more (set locally)" in client.get("/about").get_data(as_text=True)
+
+
+def test_the_deployable_has_a_favicon() -> None:
+    response = create_app({"TESTING": True}).test_client().get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.content_type == "image/svg+xml"
+    assert response.get_data(as_text=True).startswith("<svg")
