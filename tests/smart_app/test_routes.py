@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from ldn_safety.app import create_app
 from smart_app.errors import LaunchExpired
 from smart_app.session import load_launch
 
@@ -62,6 +63,35 @@ def test_an_unknown_issuer_gets_an_error_page_and_no_fetch(browser, ehr) -> None
     assert "This EHR is not set up for the app" in page
     assert "What to do next" in page
     assert len(ehr.http.calls) == 0
+
+
+def test_a_launch_under_a_prefix_entry_discovers_and_authorizes_for_its_own_issuer(
+    tmp_path, ehr
+) -> None:
+    sim = "https://ehr.example.test/sim/eyJhIjoiMSJ9/fhir"
+    app = create_app(
+        {
+            "TESTING": True,
+            "SERVER_NAME": "app.example.test",
+            "PREFERRED_URL_SCHEME": "https",
+            "SESSION_DIR": str(tmp_path / "sessions"),
+            "SMART_ISSUERS": {
+                "https://ehr.example.test/sim/": {"client_id": "ldn-app", "match": "prefix"}
+            },
+        }
+    )
+    ehr.http.get(f"{sim}/.well-known/smart-configuration", json=ehr.discovery())
+    browser = app.test_client()
+    response = browser.get(f"{APP}/launch", query_string={"iss": sim, "launch": "L"})
+    assert response.status_code == 302
+    params = query(response.headers["Location"])
+    assert (params["aud"], params["client_id"]) == (sim, "ldn-app")
+
+    calls = len(ehr.http.calls)
+    look_alike = "https://ehr.example.test.evil.example/sim/eyJhIjoiMSJ9/fhir"
+    refused = browser.get(f"{APP}/launch", query_string={"iss": look_alike, "launch": "L"})
+    assert refused.status_code == 403
+    assert len(ehr.http.calls) == calls  # nothing fetched from the look-alike
 
 
 def test_a_launch_without_issuer_explains_where_to_start(browser) -> None:
