@@ -21,6 +21,7 @@ from clinical.evidence import select_evidence
 from clinical.titration import TitrationProtocol, format_mg
 from fhir_client import FhirError
 from fhir_profiles.evidence_render import summary_view
+from fhir_profiles.mapping import PatientBanner
 from smart_app.card_context import read_card_context
 from smart_app.chart import dose_chart
 from smart_app.fhir_access import fhir_client, open_launch
@@ -152,18 +153,7 @@ def save() -> BaseResponse | tuple[str, int]:
 def saved_plan() -> str:
     """Show a saved plan as read back from the FHIR server."""
     launch_id, ctx = _launch()
-    plan_id = request.args.get("plan_id", "")
-    if not is_plan_id(plan_id):
-        raise BadPlanLink("The link does not name a plan.")
-    notes: list[str] = []
-    with fhir_client(ctx) as client:
-        banner = read_banner(client, ctx, notes)
-        try:
-            found = find_saved_plan(client, patient_of(ctx), plan_id)
-        except FhirError as exc:
-            raise ChartUnreadable(f"The saved plan could not be read ({exc.message}).") from exc
-    if found is None:
-        raise PlanNotFound("No saved LDN plan with this identifier is on the patient's chart.")
+    banner, notes, found = _saved_plan(ctx)
     return render_template(
         "smart_app/saved_plan.html",
         launch_id=launch_id,
@@ -254,18 +244,7 @@ def handout() -> str:
 def saved_handout() -> str:
     """Show the handout of one saved plan, its schedule read back from the chart."""
     launch_id, ctx = _launch()
-    plan_id = request.args.get("plan_id", "")
-    if not is_plan_id(plan_id):
-        raise BadPlanLink("The link does not name a plan.")
-    notes: list[str] = []
-    with fhir_client(ctx) as client:
-        banner = read_banner(client, ctx, notes)
-        try:
-            found = find_saved_plan(client, patient_of(ctx), plan_id)
-        except FhirError as exc:
-            raise ChartUnreadable(f"The saved plan could not be read ({exc.message}).") from exc
-    if found is None:
-        raise PlanNotFound("No saved LDN plan with this identifier is on the patient's chart.")
+    banner, notes, found = _saved_plan(ctx)
     schedule = schedule_of(found, _protocol())
     if schedule is None:
         raise PlanNotPrintable(
@@ -280,7 +259,7 @@ def saved_handout() -> str:
         notes=notes,
         schedule=schedule,
         handout=knowledge().handout.for_schedule(schedule, knowledge().opioids.washouts),
-        back=url_for("smart_app.saved_plan", launch_id=launch_id, plan_id=plan_id),
+        back=url_for("smart_app.saved_plan", launch_id=launch_id, plan_id=found.plan_id),
         page="handout",
     )
 
@@ -299,6 +278,23 @@ def page_error(error: PageError) -> tuple[str, int]:
 def _launch() -> tuple[str, LaunchContext]:
     launch_id = request.args.get("launch_id", "")
     return launch_id, open_launch(launch_id)
+
+
+def _saved_plan(ctx: LaunchContext) -> tuple[PatientBanner | None, list[str], SavedPlan]:
+    """Read the banner and the saved plan the link's ``plan_id`` names, back from the chart."""
+    plan_id = request.args.get("plan_id", "")
+    if not is_plan_id(plan_id):
+        raise BadPlanLink("The link does not name a plan.")
+    notes: list[str] = []
+    with fhir_client(ctx) as client:
+        banner = read_banner(client, ctx, notes)
+        try:
+            found = find_saved_plan(client, patient_of(ctx), plan_id)
+        except FhirError as exc:
+            raise ChartUnreadable(f"The saved plan could not be read ({exc.message}).") from exc
+    if found is None:
+        raise PlanNotFound("No saved LDN plan with this identifier is on the patient's chart.")
+    return banner, notes, found
 
 
 def _review() -> tuple[str, LaunchContext, Review]:
