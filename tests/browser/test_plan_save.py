@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from playwright.sync_api import BrowserContext, FrameLocator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, expect
 
 from fhir_profiles.validation import validate
 from sandbox.demo import Demo
 from tests.browser.browser_kit import (
+    WAIT_MS,
     careplan_writes_fail,
     open_app_in_ehr,
     saved_for_plan,
@@ -20,6 +21,7 @@ KEY = "fibromyalgia-no-opioids"
 FAILED_SAVE_KEY = "aud-naltrexone"
 HANDOUT_KEY = "hydrocodone-stopped"
 TWO_LAUNCHES_KEY = "liver-disease"
+LOCAL_TIME_KEY = "codeine-syrup-text"
 # Post the given fields to the given action from the app's own page, as a form would.
 SUBMIT_AGAIN = """(body, [action, fields]) => {
     const form = document.createElement("form");
@@ -214,3 +216,23 @@ def test_two_saves_from_two_launches_leave_one_plan_in_effect(
     for resource in (current, old):
         report = validate(resource)
         assert report.valid, report.summary()
+
+
+@pytest.mark.browser
+def test_saved_times_show_in_the_clinicians_own_time_zone(browser: Browser, demo: Demo) -> None:
+    context = browser.new_context(timezone_id="America/New_York")
+    context.set_default_timeout(WAIT_MS)
+    try:
+        app = open_app_in_ehr(context.new_page(), demo, LOCAL_TIME_KEY)
+        app.locator("#go-plan").click()
+        app.locator("#save-plan").click()
+        saved = app.locator("#saved-plan .saved-created time")
+        saved.wait_for()
+        instant = saved.get_attribute("datetime") or ""
+        shown = saved.inner_text()
+        assert instant.endswith(("Z", "+00:00"))  # the chart's instant, in UTC
+        assert "EST" in shown  # New York in December
+        assert "UTC" not in shown
+        assert instant not in shown
+    finally:
+        context.close()
