@@ -39,6 +39,12 @@ def save_blockers(ctx: LaunchContext) -> tuple[str, ...]:
         reasons.append("The EHR did not grant the app permission to create care plans.")
     if not ctx.can_write_document_reference:
         reasons.append("The EHR did not grant the app permission to create clinical documents.")
+    if not ctx.can("CarePlan", "s"):
+        # A new plan replaces the plan in effect (smart_app.revision): it must be found first.
+        reasons.append(
+            "The EHR did not grant the app access to search care plans, so a new plan could not "
+            "replace the one already in effect."
+        )
     if author_of(ctx) is None:
         reasons.append(
             "The EHR did not say which clinician is signed in (fhirUser), so a saved plan "

@@ -14,7 +14,16 @@ from clinical.exposure import ExposureReview
 from clinical.titration import TitrationProtocol, build_schedule
 from fhir_profiles.careplan import build_careplan
 from fhir_profiles.identifiers import AuthorReference
-from tests.smart_app.pages_testkit import APP, CSRF, ISS, FakeFhir, days, sign_in, today
+from tests.smart_app.pages_testkit import (
+    APP,
+    CSRF,
+    ISS,
+    FakeFhir,
+    days,
+    launch_context,
+    sign_in,
+    today,
+)
 
 OLD_PLAN = "11111111-2222-4333-8444-555555555555"
 NEW_PLAN = "0b7a3c1e-5d4f-4a8b-9c2d-1e3f5a7b9c0d"
@@ -200,3 +209,16 @@ def test_the_utc_time_reads_any_fhir_instant() -> None:
     assert utc_text("garbage") == "garbage"
     assert utc_text(None) == "unknown"
     assert date.fromisoformat("2026-12-03")  # a date alone stays as written
+
+
+def test_without_access_to_search_care_plans_saving_is_turned_off(browser, fhir) -> None:
+    fhir.chart()
+    granted = tuple(
+        s for s in launch_context().granted_scopes if not s.startswith("patient/CarePlan")
+    )
+    launch_id = sign_in(browser, launch_context(granted_scopes=(*granted, "patient/CarePlan.c")))
+    page = browser.get(f"{APP}/plan", query_string={"launch_id": launch_id}).get_data(as_text=True)
+    assert 'id="save-plan" class="primary" disabled' in page
+    assert "could not replace the one already in effect" in page
+    assert save(browser, launch_id).status_code == 403
+    assert not fhir.calls("POST")
