@@ -47,7 +47,7 @@ def _links(
     hook: HookRequest, service: ServiceDefinition, settings: CdsSettings, base: str
 ) -> CardLinks:
     return CardLinks(
-        source_url=settings.source_url or base,
+        source_url=settings.source_url or f"{base}/about",
         launch_url=settings.smart_launch_url or f"{base}/launch",
         service_id=service.id,
         hook_instance=hook.hook_instance,

@@ -1,10 +1,12 @@
 """Fill the patient handout's plain-language points with the numbers of one titration schedule.
 
 The words are data (``clinical/data/handout.json``): each point rests on an article section of
-``evidence.json`` (sections "Dosing and Titration", "Side Effects", "The Critical Safety Issue:
-Opioids", "What to Avoid When Taking LDN", "Compounding and Access", "Stopping LDN"). Doses, the
-step and the interval are never written in the words: a point names them as ``{placeholders}``
-that are filled from the patient's schedule, so the handout cannot disagree with its dose table.
+``evidence.json`` (sections "Overview", "Dosing and Titration", "Side Effects", "The Critical
+Safety Issue: Opioids", "What to Avoid When Taking LDN", "Compounding and Access", "Stopping
+LDN", "Evidence Gaps", "How to Talk to Your Doctor About LDN"). Doses, the step, the interval and
+the washouts are never written in the words: a point names them as ``{placeholders}`` filled
+from the patient's schedule and the washout data (``washouts.json``, with a site's methadone
+setting), so the handout cannot disagree with its dose table or with the opioid review.
 """
 
 from __future__ import annotations
@@ -18,10 +20,22 @@ from string import Formatter
 from typing import Any
 
 from clinical.evidence import ArticleSection, EvidenceKnowledge
+from clinical.opioids import DurationClass, Washout
 from clinical.titration import TitrationSchedule, format_mg
 
 DATA_FILE = "handout.json"
-PLACEHOLDERS = frozenset({"timing", "start_dose", "step", "interval", "target"})
+PLACEHOLDERS = frozenset(
+    {
+        "timing",
+        "start_dose",
+        "step",
+        "interval",
+        "target",
+        "short_acting_wait",
+        "long_acting_wait",
+        "methadone_wait",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +95,22 @@ class HandoutKnowledge:
             raise ValueError(f"{DATA_FILE}: section keys must be unique")
         return cls(title=data["title"], version=data["version"], sections=sections)
 
-    def for_schedule(self, schedule: TitrationSchedule) -> Handout:
-        """Return the handout for ``schedule``: its numbers in, step-up points only if it rises."""
+    def for_schedule(
+        self, schedule: TitrationSchedule, washouts: Mapping[DurationClass, Washout]
+    ) -> Handout:
+        """Return the handout for ``schedule``: its numbers in, step-up points only if it rises.
+
+        ``washouts`` are the ones the opioid review applies (``OpioidKnowledge.washouts``).
+        """
         values = {
             "timing": schedule.timing_display,
             "start_dose": format_mg(schedule.steps[0].dose_mg),
             "step": format_mg(schedule.protocol.step_mg),
             "interval": _interval_words(schedule.interval_days),
             "target": format_mg(schedule.target_mg),
+            "short_acting_wait": wait_words(washouts[DurationClass.SHORT_ACTING]),
+            "long_acting_wait": wait_words(washouts[DurationClass.LONG_ACTING]),
+            "methadone_wait": wait_words(washouts[DurationClass.METHADONE]),
         }
         rises = len(schedule.steps) > 1
         sections = tuple(
@@ -105,10 +127,32 @@ class HandoutKnowledge:
         return Handout(self.title, sections)
 
 
+def wait_words(washout: Washout) -> str:
+    """Say a washout in plain words for the patient: "7 to 10 days", "10 to 14 days or more".
+
+    Without a number (methadone, as the article gives none) it says who sets the wait instead;
+    a number agreed locally is said as a minimum, still with the specialist.
+    """
+    if washout.max_days is None:
+        return "longer still; we will plan how long with a specialist"
+    if washout.min_days is not None and washout.min_days != washout.max_days:
+        words = f"{washout.min_days} to {washout.max_days} days"
+    else:
+        words = f"{washout.max_days} days"
+    if washout.or_more:
+        words += " or more"
+    if washout.specialist_guidance:
+        words = f"at least {washout.max_days} days, planned with a specialist"
+    return words
+
+
 def _interval_words(days: int) -> str:
-    # Patients count in weeks; "every 2 weeks" reads better than "every 14 days".
-    count, unit = (days // 7, "week") if days % 7 == 0 else (days, "day")
-    return unit if count == 1 else f"{count} {unit}s"
+    # The days as the clinician chose them (the dose table steps by them), and the weeks beside
+    # them for patients who count in weeks: "14 days (2 weeks)".
+    if days % 7:
+        return f"{days} days"
+    weeks = days // 7
+    return f"{days} days ({weeks} week{'s' if weeks > 1 else ''})"
 
 
 def _section(entry: Mapping[str, Any], known: Mapping[str, ArticleSection]) -> HandoutSection:

@@ -11,7 +11,7 @@ is restated here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -238,10 +238,13 @@ def build_careplan(
     encounter_id: str | None = None,
     note: str | None = None,
     patient_name: str | None = None,
+    replaces: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Build the LDN titration CarePlan (FHIR R4 JSON) for ``schedule`` under ``assessment``.
 
-    ``plan_identifier`` is the caller's UUID for this plan (the business identifier value).
+    ``plan_identifier`` is the caller's UUID for this plan (the business identifier value);
+    ``replaces`` the ids of the plans it revises (``CarePlan.replaces``; end them with
+    ``revoked_careplan`` in the same transaction).
     Raises ``InvalidResourceInput`` for an input the profile cannot carry.
     """
     if not isinstance(schedule, TitrationSchedule):
@@ -290,7 +293,54 @@ def build_careplan(
     }
     if encounter_id is not None:
         resource["encounter"] = local_reference("Encounter", encounter_id, None)
+    if replaces:
+        resource["replaces"] = [local_reference("CarePlan", ident, None) for ident in replaces]
     if note:
         resource["note"] = [{"text": note, "time": created.isoformat()}]
     # The model checks structure and datatypes; the profile is checked by the validator in tests.
     return CarePlan.model_validate(resource).model_dump(mode="json", exclude_none=True)
+
+
+# FHIR R4 CarePlanActivityStatus for the steps of a plan that ends early: a step not yet begun
+# is cancelled, one under way is stopped; done or already ended steps keep their status.
+_ENDED_STEP = {
+    "not-started": "cancelled",
+    "scheduled": "cancelled",
+    "in-progress": "stopped",
+    "on-hold": "stopped",
+}
+ENDED_NOTE = (
+    "<p><b>Ended.</b> A newer LDN titration plan replaces this one (see its CarePlan.replaces).</p>"
+)
+
+
+def revoked_careplan(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a saved CarePlan ended because a newer plan replaces it.
+
+    FHIR R4 CarePlan.status ``revoked``: "terminated prior to reaching completion (though it may
+    have been replaced by a new plan)". ``completed`` would say every activity was done, which a
+    titration plan with an open-ended maintenance step never is. Everything else is kept as read,
+    so the PUT that ends it changes nothing else.
+    """
+    if resource.get("resourceType") != "CarePlan" or not resource.get("id"):
+        raise InvalidResourceInput("Only a stored CarePlan (with an id) can be ended.")
+    ended: dict[str, Any] = {key: value for key, value in resource.items() if key != "meta"}
+    if isinstance(resource.get("meta"), Mapping):
+        # versionId and lastUpdated are the server's; the profile claim stays.
+        kept = {k: v for k, v in resource["meta"].items() if k not in ("versionId", "lastUpdated")}
+        if kept:
+            ended["meta"] = kept
+    ended["status"] = "revoked"
+    activities = []
+    for activity in resource.get("activity") or []:
+        detail = activity.get("detail") if isinstance(activity, Mapping) else None
+        if isinstance(detail, Mapping) and detail.get("status") in _ENDED_STEP:
+            activity = {**activity, "detail": {**detail, "status": _ENDED_STEP[detail["status"]]}}
+        activities.append(activity)
+    if activities:
+        ended["activity"] = activities
+    text = resource.get("text")
+    if isinstance(text, Mapping) and str(text.get("div", "")).endswith("</div>"):
+        div = str(text["div"])
+        ended["text"] = {**text, "div": div[: -len("</div>")] + ENDED_NOTE + "</div>"}
+    return CarePlan.model_validate(ended).model_dump(mode="json", exclude_none=True)

@@ -6,11 +6,16 @@ retried save writes nothing new: each entry is a conditional create on its busin
 server rewrites to the CarePlan's id, the new one or, on a retry, the one already stored (FHIR R4
 RESTful API, "Transaction Processing Rules"). Every fullUrl is derived from the plan identifier,
 so a retry sends the same Bundle.
+
+A plan that revises the plans in effect carries ``CarePlan.replaces`` and the transaction also
+ends each of them (``careplan.revoked_careplan``, a PUT of the stored CarePlan with status
+``revoked``): the new plan and the end of the old ones are saved together or not at all. The
+PUT sets the same content again on a retry, so it is as safe to repeat as the creates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
@@ -44,13 +49,27 @@ def _related(document: Mapping[str, Any]) -> list[str]:
     return [item.get("reference") for item in context.get("related") or []]
 
 
+def _ended_entry(careplan: Mapping[str, Any], ended: Mapping[str, Any]) -> dict[str, Any]:
+    ident = ended.get("id")
+    if ended.get("resourceType") != "CarePlan" or not ident or ended.get("status") != "revoked":
+        raise InvalidResourceInput("A plan ended by a save must be a stored, revoked CarePlan.")
+    replaced = [item.get("reference") for item in careplan.get("replaces") or []]
+    if f"CarePlan/{ident}" not in replaced:
+        raise InvalidResourceInput(f"The new CarePlan must name CarePlan/{ident} in replaces.")
+    return {"resource": dict(ended), "request": {"method": "PUT", "url": f"CarePlan/{ident}"}}
+
+
 def build_save_transaction(
-    careplan: Mapping[str, Any], document: Mapping[str, Any], plan_identifier: str
+    careplan: Mapping[str, Any],
+    document: Mapping[str, Any],
+    plan_identifier: str,
+    ended: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Return the transaction Bundle that creates ``careplan`` and ``document`` once, together.
 
     Both must carry the identifiers derived from ``plan_identifier`` and the document must point
-    at the CarePlan's ``urn:uuid`` (``identifiers.careplan_full_url``); otherwise
+    at the CarePlan's ``urn:uuid`` (``identifiers.careplan_full_url``); each of ``ended`` (the
+    revoked plans it replaces) must be named in the CarePlan's ``replaces``. Otherwise
     ``InvalidResourceInput`` says what is wrong.
     """
     if careplan.get("resourceType") != "CarePlan":
@@ -68,6 +87,7 @@ def build_save_transaction(
         "entry": [
             _entry(careplan, plan),
             _entry(document, document_identifier(plan_identifier)),
+            *(_ended_entry(careplan, plan) for plan in ended),
         ],
     }
     return Bundle.model_validate(bundle).model_dump(mode="json", exclude_none=True)

@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, render_template
 
 import smart_app
 from cds_hooks import init_app as init_cds_hooks
 from cds_hooks.state import EXTENSION as CDS_EXTENSION
 from cds_hooks.state import database_problem
 from clinical.knowledge import load_knowledge
+from ldn_safety.about import bp as about
 from ldn_safety.headers import install_headers
 from ldn_safety.logs import configure_logging
 from smart_app.session import session_store_problem
@@ -40,6 +41,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     smart_app.init_app(app)
     init_cds_hooks(app)
+    app.register_blueprint(about)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        # An SVG under the name browsers ask for: a tab icon, and no 404 in the logs.
+        return Response(render_template("favicon.svg"), content_type="image/svg+xml")
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

@@ -10,7 +10,7 @@ import click
 
 from sandbox.checker import DEFAULT_PLAN_PATIENTS, CheckOptions, run_checks
 from sandbox.checker_cds import AppFactory
-from sandbox.checker_report import all_passed, summary_lines
+from sandbox.checker_report import StepResult, Verdict, all_passed, summary_lines
 from sandbox.patients import sample_keys
 
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -18,6 +18,25 @@ _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 def _echo(text: str, newline: bool) -> None:
     click.echo(text, nl=newline)
+
+
+def unauthorized_hint(results: list[StepResult], token_given: bool) -> list[str]:
+    """Say what to do when the server answered 401: which URL to use, and a token."""
+    if not any(r.verdict is Verdict.FAIL and "HTTP 401" in r.detail for r in results):
+        return []
+    first = (
+        "The server refused the bearer token given: check that it is current and grants "
+        "read and write access to the sample data."
+        if token_given
+        else "The server answered 401 Unauthorized: it needs an access token. Pass one with "
+        "--bearer-token TOKEN (or the environment variable LDN_CHECK_TOKEN)."
+    )
+    return [
+        first,
+        "Checking the demo? Use the FHIR server's own URL that `ldn-safety demo` prints "
+        '("FHIR server (no token)"), not the FHIR proxy: the proxy only takes tokens that '
+        "its SMART authorization server issued to a launch.",
+    ]
 
 
 def _fhir_base(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -103,6 +122,8 @@ def check_command(create_app: AppFactory) -> click.Command:
         results = run_checks(options, create_app, _echo)
         for line in summary_lines(results, target=fhir_base, seconds=time.monotonic() - started):
             click.echo(line)
+        for line in unauthorized_hint(results, token_given=options.token is not None):
+            click.echo(line, err=True)
         if not all_passed(results):
             raise SystemExit(1)
 

@@ -96,6 +96,7 @@ class DemoUrls:
     cds_discovery: str
     app_launch: str
     product: str
+    fhir_server: str  # SEKMET itself, behind the proxy: no token needed (the checker's target)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -139,6 +140,7 @@ class Demo:
             cds_discovery=f"{product_base}/cds-services",
             app_launch=f"{product_base}/launch",
             product=product_base,
+            fhir_server=self._fhir.base_url,
         )
         self.patient_ids: Mapping[str, str] = {}
         self.sandbox_settings: SandboxSettings | None = None
@@ -305,6 +307,7 @@ def instructions(urls: DemoUrls, data_dir: Path, kept: bool) -> str:
         f"  CDS Hooks discovery      {urls.cds_discovery}",
         f"  SMART configuration      {urls.smart_configuration}",
         f"  FHIR proxy (token only)  {urls.fhir}",
+        f"  FHIR server (no token)   {urls.fhir_server}",
         f"  App, standalone launch   {urls.app_launch}",
         "",
         "What to click:",
@@ -313,6 +316,7 @@ def instructions(urls: DemoUrls, data_dir: Path, kept: bool) -> str:
         '     "Sign" runs order-sign. Accept "Remove the naltrexone order", or override the card',
         "     with a reason; either way the decision goes back to the service as feedback.",
         '  3. "Launch the LDN app (EHR launch)": the app opens inside the EHR, from another host.',
+        f"  4. Run the whole flow: ldn-safety check --fhir-base {urls.fhir_server}",
         "",
         *reference_client.try_out_instructions(urls.cds_discovery, trusted=True),
         "",
@@ -354,6 +358,9 @@ def demo_command(product_factory: ProductFactory) -> click.Command:
         def on_signal(number: int, frame: FrameType | None) -> None:
             stop.set()
 
+        # Both set explicitly: a shell starts a background job with SIGINT ignored, and Python
+        # then installs no KeyboardInterrupt, so `kill -INT` would otherwise do nothing.
+        signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         try:
             ports = DemoPorts.from_base(port_base)
@@ -363,8 +370,6 @@ def demo_command(product_factory: ProductFactory) -> click.Command:
                 click.echo(instructions(running.urls, folder, kept))
                 while not stop.wait(0.5):
                     pass
-        except KeyboardInterrupt:
-            pass
         except (DemoError, FhirServerStartError, SampleLoadError) as error:
             raise click.ClickException(str(error)) from error
         finally:

@@ -5,7 +5,8 @@ Prescribing fires ``order-select`` when a naltrexone order is drafted and ``orde
 server), ``fhirServer`` (the proxy) with a patient-scoped read token, and a signed client JWT.
 Cards are rendered server-side; accepting a suggestion applies its actions to the drafts, and
 every decision is sent back as feedback. A card's smart link launches the app for the patient
-with the link's ``appContext`` bound to the launch.
+with the link's ``appContext`` bound to the launch, in a new tab: that launch asks the app for
+its patient banner (``need_patient_banner``), which the launch in the EHR's frame does not.
 """
 
 from __future__ import annotations
@@ -52,8 +53,17 @@ def create_ehr_blueprint(
     blueprint = Blueprint("ehr", __name__, url_prefix="/ehr")
     app_origin = _origin(settings.app_launch_url)
 
-    def launch_url(target: str, patient_id: str, app_context: str | None = None) -> str:
-        context = LaunchContext(patient=patient_id, user=settings.user, app_context=app_context)
+    def launch_url(
+        target: str, patient_id: str, app_context: str | None = None, *, in_frame: bool
+    ) -> str:
+        # Outside the EHR's frame (a card's link opens a new tab) no EHR banner names the
+        # patient, so the app is asked to show its own (SMART need_patient_banner).
+        context = LaunchContext(
+            patient=patient_id,
+            user=settings.user,
+            need_patient_banner=not in_frame,
+            app_context=app_context,
+        )
         launch = create_launch(context)
         return f"{target}?{urlencode({'iss': settings.fhir_base, 'launch': launch})}"
 
@@ -130,7 +140,7 @@ def create_ehr_blueprint(
     @blueprint.get("/")
     def patients() -> ResponseReturnValue:
         try:
-            listed = charts.list_patients(fhir)
+            listed = charts.patient_list(fhir)
         except PatientListError:
             return _unavailable()
         return render_template("sandbox/ehr_patients.html", patients=listed)
@@ -150,7 +160,7 @@ def create_ehr_blueprint(
         return render_template(
             "sandbox/ehr_app_frame.html",
             chart=charts.chart(data),
-            app_url=launch_url(settings.app_launch_url, patient_id),
+            app_url=launch_url(settings.app_launch_url, patient_id, in_frame=True),
         )
 
     @blueprint.get("/patients/<patient_id>/orders/new")
@@ -242,7 +252,7 @@ def create_ehr_blueprint(
             # The app still opens for the patient; only the card's oversized context is lost.
             log.warning("card appContext too long, dropped", extra={"event": "app_context_dropped"})
             app_context = None
-        return redirect(launch_url(link.url, session.patient_id, app_context), 303)
+        return redirect(launch_url(link.url, session.patient_id, app_context, in_frame=False), 303)
 
     @blueprint.get("/.well-known/jwks.json")
     def jwks() -> Response:

@@ -16,6 +16,7 @@ import copy
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -81,6 +82,31 @@ def expectations(today: date) -> dict[str, Expectation]:
             why=expected["why"],
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Which rule a sample patient shows, for the EHR's patient list."""
+
+    key: str
+    outcome: str  # the expected review status, in words ("do not start")
+    why: str
+
+
+def scenario_of(patient: Mapping[str, Any]) -> Scenario | None:
+    """Return the scenario of a sample Patient resource (None for any other patient)."""
+    identifiers = patient.get("identifier")
+    values = [
+        item.get("value")
+        for item in (identifiers if isinstance(identifiers, list) else [])
+        if isinstance(item, Mapping) and item.get("system") == IDENTIFIER_SYSTEM
+    ]
+    specs = {spec["key"]: spec for spec in _samples()["patients"]}
+    spec = next((specs[value] for value in values if value in specs), None)
+    if spec is None:
+        return None
+    expected = spec["expected"]
+    return Scenario(spec["key"], expected["status"].replace("-", " "), expected["why"])
 
 
 def sample_bundle(today: date) -> dict[str, Any]:

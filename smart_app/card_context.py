@@ -2,9 +2,10 @@
 
 CDS Hooks 2.0 (Link): a card's smart link may carry ``appContext``, which the EHR hands to the app
 in the token response. Our service sends a compact JSON object (``service``, ``hookInstance``,
-``order``, ``orderLabel``, ``status``). It is text that passed through the EHR, so it is parsed
-defensively, only ever shown escaped, and never used to grant access or to decide anything: the
-review recomputes the status from the chart and only compares it with what the card said.
+``order``, ``orderLabel``, ``status`` on the opioid card; ``topic`` on an evidence card). It is
+text that passed through the EHR, so it is parsed defensively, only ever shown escaped, and never
+used to grant access or to decide anything: the review recomputes the status from the chart and
+only compares it with what the card said. It only chooses the page a launch opens on.
 """
 
 from __future__ import annotations
@@ -32,13 +33,8 @@ class CardContext:
 
 def read_card_context(app_context: str | None) -> CardContext | None:
     """Return what an order card said, or None when ``app_context`` is absent or unreadable."""
-    if not app_context:
-        return None
-    try:
-        data = orjson.loads(app_context)  # orjson refuses nesting past 1024 levels
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
+    data = _object(app_context)
+    if data is None:
         return None
     label = _text(data.get("orderLabel")) or _text(data.get("order"))
     status = data.get("status")
@@ -47,6 +43,29 @@ def read_card_context(app_context: str | None) -> CardContext | None:
     if label is None and status is None:
         return None  # an evidence card's link (``topic``): no order to speak of
     return CardContext(order_label=label or "the naltrexone order", status=status)
+
+
+def landing_page(app_context: str | None) -> str:
+    """Return the page a card's link should open on: the evidence for an evidence card's link.
+
+    An evidence card (alcohol use disorder, liver disease) names its ``topic`` and is labelled
+    "Open the LDN evidence summary", so it lands on the evidence; every other launch lands on
+    the opioid review, as a launch without a card does.
+    """
+    data = _object(app_context)
+    if data is not None and _text(data.get("topic")) is not None:
+        return "smart_app.evidence"
+    return "smart_app.review"
+
+
+def _object(app_context: str | None) -> dict[str, object] | None:
+    if not app_context:
+        return None
+    try:
+        data = orjson.loads(app_context)  # orjson refuses nesting past 1024 levels
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _text(value: object) -> str | None:

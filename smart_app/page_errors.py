@@ -64,3 +64,14 @@ class PlanNotFound(PageError):
         "Open the list of saved plans. If you have just saved it, wait a moment and reload: the "
         "EHR may take a little while to show it."
     )
+
+
+class PlanNotPrintable(PageError):
+    """A saved plan's steps are not a schedule of the protocol, so no handout can be made."""
+
+    status = 422
+    title = "No handout can be printed for this plan"
+    next_step = (
+        "Open the saved plan to see its steps as recorded, or make a new plan in the app and "
+        "print its handout."
+    )

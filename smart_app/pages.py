@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -17,14 +18,21 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from clinical.conditions import classify_conditions
 from clinical.evidence import select_evidence
-from clinical.titration import format_mg
+from clinical.titration import TitrationProtocol, format_mg
 from fhir_client import FhirError
 from fhir_profiles.evidence_render import summary_view
+from fhir_profiles.mapping import PatientBanner
 from smart_app.card_context import read_card_context
 from smart_app.chart import dose_chart
 from smart_app.fhir_access import fhir_client, open_launch
 from smart_app.launch import LaunchContext
-from smart_app.page_errors import BadPlanLink, ChartUnreadable, PageError, PlanNotFound
+from smart_app.page_errors import (
+    BadPlanLink,
+    ChartUnreadable,
+    PageError,
+    PlanNotFound,
+    PlanNotPrintable,
+)
 from smart_app.plan import (
     PlanCheck,
     check_plan,
@@ -44,14 +52,17 @@ from smart_app.review import (
     read_chart_conditions,
     unreadable_chart,
 )
+from smart_app.revision import Revision, RevisionUnknown, read_revision
 from smart_app.routes import bp
 from smart_app.save import SaveFailed, save_blockers, save_plan
-from smart_app.saved_plans import SavedPlan, find_saved_plan, find_saved_plans
+from smart_app.saved_plans import SavedPlan, find_saved_plan, find_saved_plans, schedule_of
 from smart_app.security import protect
+from smart_app.times import utc_text
 
 log = logging.getLogger("ldn.smart_app")
 protect(bp)
 bp.add_app_template_filter(format_mg, "mg")
+bp.add_app_template_filter(utc_text, "utc_text")
 
 
 def today() -> date:
@@ -74,12 +85,21 @@ def review() -> str:
 
 @bp.get("/plan")
 def plan() -> str:
-    """Show the titration plan editor with the protocol's defaults and the earliest safe start."""
+    """Show the plan editor: on the plan in effect if there is one, else the protocol's defaults."""
     launch_id, ctx, result = _review()
-    form = new_form(result.assessment, knowledge().titration, today())
-    check = check_plan(form, result.assessment, knowledge().titration, today())
+    revision, unknown = Revision(), None
+    with fhir_client(ctx) as client:
+        try:
+            found = read_revision(client, ctx, new_form(result.assessment, _protocol(), today()))
+            revision = Revision(in_effect=found.in_effect)  # shown now: nothing unseen
+        except RevisionUnknown as exc:
+            unknown = exc.explanation
+    form = new_form(result.assessment, _protocol(), today(), revision.in_effect)
+    check = check_plan(form, result.assessment, _protocol(), today())
     # A first view shows no errors: the clinician has not entered anything yet.
-    return _plan_page(launch_id, ctx, result, check, show_errors=False)
+    return _plan_page(
+        launch_id, ctx, result, check, show_errors=False, revision=revision, plans_unknown=unknown
+    )
 
 
 @bp.post("/plan")
@@ -110,7 +130,17 @@ def save() -> BaseResponse | tuple[str, int]:
         return _plan_page(launch_id, ctx, result, check), 422
     try:
         with fhir_client(ctx) as client:
-            save_plan(client, ctx, check.choice, result, knowledge())
+            revision = read_revision(client, ctx, check.form)
+            if revision.unseen:
+                # Another plan came into effect since the page was drawn: say so, save nothing.
+                log.info("plan not saved: new plan in effect", extra={"event": "smart_revise_ask"})
+                return _plan_page(
+                    launch_id, ctx, result, _revising(check, revision), revision=revision
+                ), 409
+            save_plan(client, ctx, check.choice, result, knowledge(), revision=revision)
+    except RevisionUnknown as exc:
+        why = f"{exc.explanation} The plan was not saved; everything you entered is kept."
+        return _plan_page(launch_id, ctx, result, check, save_error=why), 502
     except SaveFailed as exc:
         log.warning("plan not saved", extra={"event": "smart_save_failed"})
         return _plan_page(launch_id, ctx, result, check, save_error=exc.explanation), 502
@@ -123,18 +153,7 @@ def save() -> BaseResponse | tuple[str, int]:
 def saved_plan() -> str:
     """Show a saved plan as read back from the FHIR server."""
     launch_id, ctx = _launch()
-    plan_id = request.args.get("plan_id", "")
-    if not is_plan_id(plan_id):
-        raise BadPlanLink("The link does not name a plan.")
-    notes: list[str] = []
-    with fhir_client(ctx) as client:
-        banner = read_banner(client, ctx, notes)
-        try:
-            found = find_saved_plan(client, patient_of(ctx), plan_id)
-        except FhirError as exc:
-            raise ChartUnreadable(f"The saved plan could not be read ({exc.message}).") from exc
-    if found is None:
-        raise PlanNotFound("No saved LDN plan with this identifier is on the patient's chart.")
+    banner, notes, found = _saved_plan(ctx)
     return render_template(
         "smart_app/saved_plan.html",
         launch_id=launch_id,
@@ -215,8 +234,33 @@ def handout() -> str:
         "smart_app/handout.html",
         page="handout",
         schedule=schedule,
-        handout=known.handout.for_schedule(schedule),
+        handout=known.handout.for_schedule(schedule, known.opioids.washouts),
+        back=url_for("smart_app.plan", launch_id=launch_id),
         **_chart_page(launch_id, ctx, result),
+    )
+
+
+@bp.get("/plan/saved/handout")
+def saved_handout() -> str:
+    """Show the handout of one saved plan, its schedule read back from the chart."""
+    launch_id, ctx = _launch()
+    banner, notes, found = _saved_plan(ctx)
+    schedule = schedule_of(found, _protocol())
+    if schedule is None:
+        raise PlanNotPrintable(
+            "The plan's saved dose steps are not a schedule this app lays out, so a handout "
+            "could say a dose or a date the plan does not."
+        )
+    return render_template(
+        "smart_app/handout.html",
+        launch_id=launch_id,
+        ctx=ctx,
+        banner=banner,
+        notes=notes,
+        schedule=schedule,
+        handout=knowledge().handout.for_schedule(schedule, knowledge().opioids.washouts),
+        back=url_for("smart_app.saved_plan", launch_id=launch_id, plan_id=found.plan_id),
+        page="handout",
     )
 
 
@@ -234,6 +278,23 @@ def page_error(error: PageError) -> tuple[str, int]:
 def _launch() -> tuple[str, LaunchContext]:
     launch_id = request.args.get("launch_id", "")
     return launch_id, open_launch(launch_id)
+
+
+def _saved_plan(ctx: LaunchContext) -> tuple[PatientBanner | None, list[str], SavedPlan]:
+    """Read the banner and the saved plan the link's ``plan_id`` names, back from the chart."""
+    plan_id = request.args.get("plan_id", "")
+    if not is_plan_id(plan_id):
+        raise BadPlanLink("The link does not name a plan.")
+    notes: list[str] = []
+    with fhir_client(ctx) as client:
+        banner = read_banner(client, ctx, notes)
+        try:
+            found = find_saved_plan(client, patient_of(ctx), plan_id)
+        except FhirError as exc:
+            raise ChartUnreadable(f"The saved plan could not be read ({exc.message}).") from exc
+    if found is None:
+        raise PlanNotFound("No saved LDN plan with this identifier is on the patient's chart.")
+    return banner, notes, found
 
 
 def _review() -> tuple[str, LaunchContext, Review]:
@@ -263,6 +324,16 @@ def _review_keeping_form() -> tuple[str, LaunchContext, Review, str | None]:
     return launch_id, ctx, build_review(chart, today(), knowledge()), None
 
 
+def _protocol() -> TitrationProtocol:
+    return knowledge().titration
+
+
+def _revising(check: PlanCheck, revision: Revision) -> PlanCheck:
+    """Return ``check`` with its form now naming every plan in effect as the ones it replaces."""
+    form = replace(check.form, revises=tuple(plan.plan_id for plan in revision.in_effect))
+    return replace(check, form=form)
+
+
 def _checked(result: Review) -> PlanCheck:
     return check_plan(form_from(request.form), result.assessment, knowledge().titration, today())
 
@@ -286,6 +357,8 @@ def _plan_page(
     *,
     show_errors: bool = True,
     save_error: str | None = None,
+    revision: Revision | None = None,
+    plans_unknown: str | None = None,
 ) -> str:
     schedule = check.schedule
     days = days_to_show(schedule) if schedule else 0
@@ -301,6 +374,8 @@ def _plan_page(
         targets=target_options(knowledge().titration),
         blockers=save_blockers(ctx),
         save_error=save_error,
+        revision=revision,
+        plans_unknown=plans_unknown,
         page="plan",
         **_chart_page(launch_id, ctx, result),
     )

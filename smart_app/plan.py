@@ -5,6 +5,10 @@ again unchanged; only a form without errors becomes a ``PlanChoice`` and a dated
 (``clinical.titration.build_schedule``). The plan's identifier is a UUID made when the form is
 first shown and carried in a hidden field: saving the same form twice (a double click, a retry
 after a timeout) names the same plan, and the conditional create on it never makes a second one.
+
+When the chart already has an LDN plan in effect, the form opens on that plan's choices and
+carries, in ``revises``, the plans the clinician was shown as the ones a save will replace: a
+save that finds another plan in effect says so first (``smart_app.revision``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from clinical.titration import (
     build_schedule,
     format_mg,
 )
+from smart_app.saved_plans import SavedPlan
 
 # How far ahead a plan may start; anything later is more likely a typing slip than a plan.
 MAX_DAYS_AHEAD = 366
@@ -45,6 +50,8 @@ class PlanForm:
     target: str
     acknowledged: bool
     plan_id: str
+    # The plan ids of the plans in effect the page showed: the ones a save may replace.
+    revises: tuple[str, ...] = ()
 
     def query(self) -> dict[str, str]:
         """Return the values as query parameters (the handout link carries the plan)."""
@@ -106,14 +113,37 @@ def default_start(assessment: Assessment, today: date) -> date:
     return earliest if earliest is not None and earliest > today else today
 
 
-def new_form(assessment: Assessment, protocol: TitrationProtocol, today: date) -> PlanForm:
-    """Return the form as first shown: protocol defaults, earliest safe start, a new plan id."""
+def new_form(
+    assessment: Assessment,
+    protocol: TitrationProtocol,
+    today: date,
+    in_effect: tuple[SavedPlan, ...] = (),
+) -> PlanForm:
+    """Return the form as first shown, with a new plan id.
+
+    It starts from the newest plan in effect when there is one (its step, its target, and its
+    start unless that is past or before the earliest safe start), otherwise from the protocol's
+    defaults and the earliest safe start.
+    """
+    basis = in_effect[0] if in_effect else None
+    start = default_start(assessment, today)
+    interval = protocol.default_interval_days
+    target = protocol.default_target_mg
+    if basis is not None:
+        saved_start = _iso_date(basis.start)
+        if saved_start is not None and saved_start > start:
+            start = saved_start
+        if basis.interval_days in protocol.allowed_intervals_days:
+            interval = basis.interval_days
+        if basis.target_mg in protocol.allowed_targets_mg:
+            target = basis.target_mg
     return PlanForm(
-        start=default_start(assessment, today).isoformat(),
-        interval=str(protocol.default_interval_days),
-        target=_mg_value(protocol.default_target_mg),
+        start=start.isoformat(),
+        interval=str(interval),
+        target=_mg_value(target),
         acknowledged=False,
         plan_id=new_plan_id(),
+        revises=tuple(plan.plan_id for plan in in_effect),
     )
 
 
@@ -126,6 +156,7 @@ def form_from(values: Mapping[str, str]) -> PlanForm:
         target=values.get("target", "").strip(),
         acknowledged=values.get("acknowledge") == "yes",
         plan_id=plan_id if is_plan_id(plan_id) else new_plan_id(),
+        revises=tuple(item for item in values.get("revises", "").split() if is_plan_id(item)),
     )
 
 
@@ -193,6 +224,13 @@ def _start(text: str, today: date, errors: dict[str, str]) -> date | None:
         errors["start"] = "The start date must be within a year from today."
         return None
     return start
+
+
+def _iso_date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _mg_value(amount: Decimal) -> str:

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.wrappers import Response as BaseResponse
 
 from smart_app import launch as smart
+from smart_app.card_context import landing_page
 from smart_app.errors import LaunchError, TooManyLaunches
 from smart_app.registrations import ClientRegistration, registration_for
 from smart_app.session import remember_pending, start_launch, take_pending
@@ -40,12 +41,15 @@ def launch() -> BaseResponse:
 
 @bp.get("/callback")
 def callback() -> BaseResponse:
-    """Finish a launch: check the answer, exchange the code, then open the review page."""
+    """Finish a launch: check the answer, exchange the code, then open the page it is for.
+
+    That is the opioid review, or the evidence summary when a card's evidence link launched it.
+    """
     pending = take_pending(request.args.get("state"))
     ctx = smart.complete(pending, request.args, registrations(), timeout=_timeout())
     launch_id = start_launch(ctx)
     log.info("launch completed", extra={"event": "smart_launch_completed"})
-    return redirect(url_for("smart_app.review", launch_id=launch_id))
+    return redirect(url_for(landing_page(ctx.app_context), launch_id=launch_id))
 
 
 @bp.after_request

@@ -14,13 +14,14 @@ from typing import Any
 from clinical.evidence import select_evidence
 from clinical.knowledge import Knowledge
 from fhir_client import FhirClient, FhirError, FhirUnavailable
-from fhir_profiles.careplan import build_careplan
+from fhir_profiles.careplan import build_careplan, revoked_careplan
 from fhir_profiles.documentreference import build_evidence_document
 from fhir_profiles.identifiers import AuthorReference, InvalidResourceInput, careplan_full_url
 from fhir_profiles.save_transaction import build_save_transaction
 from smart_app.launch import LaunchContext
 from smart_app.plan import PlanChoice, requires_acknowledgement
 from smart_app.review import Review
+from smart_app.revision import Revision
 
 
 class SaveFailed(Exception):
@@ -38,6 +39,12 @@ def save_blockers(ctx: LaunchContext) -> tuple[str, ...]:
         reasons.append("The EHR did not grant the app permission to create care plans.")
     if not ctx.can_write_document_reference:
         reasons.append("The EHR did not grant the app permission to create clinical documents.")
+    if not ctx.can("CarePlan", "s"):
+        # A new plan replaces the plan in effect (smart_app.revision): it must be found first.
+        reasons.append(
+            "The EHR did not grant the app access to search care plans, so a new plan could not "
+            "replace the one already in effect."
+        )
     if author_of(ctx) is None:
         reasons.append(
             "The EHR did not say which clinician is signed in (fhirUser), so a saved plan "
@@ -64,9 +71,12 @@ def save_plan(
     review: Review,
     known: Knowledge,
     *,
+    revision: Revision | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Send the plan and the evidence summary in one transaction; return the server's answer.
+
+    The plans in effect that ``revision`` names are replaced and ended in the same transaction.
 
     Raises SaveFailed when the transaction fails or cannot be built.
     """
@@ -86,6 +96,7 @@ def save_plan(
             encounter_id=ctx.encounter,
             note=_acknowledgement(choice, review),
             patient_name=name,
+            replaces=revision.replaced_ids if revision else (),
         )
         document = build_evidence_document(
             patient_id=review.chart.patient_id,
@@ -98,7 +109,8 @@ def save_plan(
             encounter_id=ctx.encounter,
             knowledge=known,
         )
-        bundle = build_save_transaction(careplan, document, choice.plan_id)
+        ended = [revoked_careplan(plan.resource) for plan in revision.in_effect] if revision else []
+        bundle = build_save_transaction(careplan, document, choice.plan_id, ended)
     except InvalidResourceInput as exc:
         raise SaveFailed(f"The plan could not be prepared for the chart: {exc}") from exc
     try:

@@ -1,21 +1,34 @@
 """Find the LDN titration plans saved on the patient's chart and summarise them for display.
 
 Our CarePlans carry a business identifier in the project's CarePlan identifier system, so the
-search is ``CarePlan?patient=...&identifier=<system>|``; whatever the server sends back is read
-defensively (another app's CarePlan, or a damaged one, is skipped or shown with blanks, never a
-crash). Text from the server is returned as is: the templates escape it.
+search is ``CarePlan?patient=...&identifier=<system>|``. A plan is *in effect* while its status
+is ``draft``, ``active`` or ``on-hold``: a new plan revises (replaces and ends) those. Whatever
+the server sends back is read defensively (another app's CarePlan, or a damaged one, is skipped
+or shown with blanks, never a crash). Text from the server is returned as is: the templates
+escape it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from clinical.titration import format_mg
+from clinical.titration import (
+    InvalidTitration,
+    TitrationProtocol,
+    TitrationSchedule,
+    build_schedule,
+    format_mg,
+)
 from fhir_client import FhirClient
 from fhir_profiles.artefacts import CAREPLAN_IDENTIFIER_SYSTEM, OPIOID_REVIEW_EXTENSION
+
+# FHIR R4 CarePlan.status values under which a plan still applies; revoked, completed,
+# entered-in-error and unknown do not.
+IN_EFFECT = frozenset({"draft", "active", "on-hold"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,28 @@ class SavedPlan:
     review_outcome: str | None
     description: str | None
     steps: tuple[SavedStep, ...]
+    replaces: tuple[str, ...] = ()  # references of the plans this one replaced
+    # The resource as read, for ending it when a new plan replaces it (never shown as is).
+    resource: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def in_effect(self) -> bool:
+        """Tell whether the plan still applies (not ended, replaced or entered in error)."""
+        return self.status in IN_EFFECT
+
+    @property
+    def target_mg(self) -> Decimal | None:
+        """The highest nightly dose of the plan (its target), when known."""
+        known = [step.dose_mg for step in self.steps if step.dose_mg is not None]
+        return max(known) if known else None
+
+    @property
+    def interval_days(self) -> int | None:
+        """How many days each dose step lasts before the next (None for a one-step plan)."""
+        if len(self.steps) < 2:  # one step: nothing to step up to
+            return None
+        first, last = _date(self.steps[0].first_day), _date(self.steps[0].last_day)
+        return (last - first).days + 1 if first and last and last >= first else None
 
 
 def find_saved_plans(client: FhirClient, patient_id: str) -> tuple[SavedPlan, ...]:
@@ -57,6 +92,11 @@ def find_saved_plans(client: FhirClient, patient_id: str) -> tuple[SavedPlan, ..
     return tuple(sorted(plans, key=lambda plan: plan.created or "", reverse=True))
 
 
+def plans_in_effect(plans: Iterable[SavedPlan]) -> tuple[SavedPlan, ...]:
+    """Return the plans that still apply, newest first (normally none or one)."""
+    return tuple(plan for plan in plans if plan.in_effect)
+
+
 def find_saved_plan(client: FhirClient, patient_id: str, plan_id: str) -> SavedPlan | None:
     """Return the plan saved under ``plan_id`` for this patient, read back from the server."""
     found = client.search(
@@ -65,6 +105,25 @@ def find_saved_plan(client: FhirClient, patient_id: str, plan_id: str) -> SavedP
     )
     plans = [plan for resource in found if (plan := summarise_careplan(resource)) is not None]
     return next((plan for plan in plans if plan.plan_id == plan_id), None)
+
+
+def schedule_of(plan: SavedPlan, protocol: TitrationProtocol) -> TitrationSchedule | None:
+    """Return the schedule a saved plan holds, or None when its steps are not one the protocol
+    lays out (another app's plan, or a damaged one): a handout must never guess a dose or date.
+    """
+    start, target = _date(plan.start), plan.target_mg
+    if start is None or target is None:
+        return None
+    interval = plan.interval_days or protocol.default_interval_days
+    try:
+        schedule = build_schedule(
+            start, interval_days=interval, target_mg=target, protocol=protocol
+        )
+    except InvalidTitration:
+        return None
+    laid_out = [(step.dose_mg, step.first_day, step.last_day) for step in schedule.steps]
+    saved = [(step.dose_mg, _date(step.first_day), _date(step.last_day)) for step in plan.steps]
+    return schedule if laid_out == saved else None
 
 
 def summarise_careplan(resource: object) -> SavedPlan | None:
@@ -95,6 +154,12 @@ def summarise_careplan(resource: object) -> SavedPlan | None:
         review_outcome=_review_outcome(resource),
         description=_text(resource.get("description")),
         steps=steps,
+        replaces=tuple(
+            ref
+            for item in _objects(resource.get("replaces"))
+            if (ref := _text(item.get("reference")))
+        ),
+        resource=resource,
     )
 
 
@@ -119,6 +184,13 @@ def _review_outcome(resource: dict[str, Any]) -> str | None:
             if part.get("url") == "outcome" and isinstance(coding, dict):
                 return _text(coding.get("display")) or _text(coding.get("code"))
     return None
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:

@@ -92,3 +92,28 @@ def test_site_windows_within_bounds_start(monkeypatch) -> None:
     monkeypatch.setenv("LDN_SPECIALIST_GUIDANCE_HORIZON_DAYS", "365")
     app = create_app()
     assert app.config["SPECIALIST_GUIDANCE_HORIZON_DAYS"] == 365
+
+
+def test_the_card_source_page_says_what_is_checked_its_source_and_version() -> None:
+    client = create_app({"TESTING": True}).test_client()
+    response = client.get("/about")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "order-select" in page
+    assert "order-sign" in page
+    assert "Version 0.1.0." in page
+    assert "Separating Evidence from Enthusiasm" in page
+    assert "specialist guidance" in page  # methadone: no number, as the article gives none
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_a_site_methadone_washout_shows_on_the_source_page() -> None:
+    client = create_app({"TESTING": True, "METHADONE_WASHOUT_DAYS": 21}).test_client()
+    assert "21 days or more (set locally)" in client.get("/about").get_data(as_text=True)
+
+
+def test_the_deployable_has_a_favicon() -> None:
+    response = create_app({"TESTING": True}).test_client().get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.content_type == "image/svg+xml"
+    assert response.get_data(as_text=True).startswith("<svg")

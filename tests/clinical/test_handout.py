@@ -20,7 +20,14 @@ HANDOUT = HandoutKnowledge.load()
 PROTOCOL = TitrationProtocol.load()
 DATA = resources.files("clinical.data")
 START = date(2026, 4, 1)
-SECTION_KEYS = ["how_to_take", "no_opioids", "what_you_might_notice", "good_to_know"]
+SECTION_KEYS = [
+    "how_to_take",
+    "no_opioids",
+    "what_you_might_notice",
+    "what_to_expect",
+    "good_to_know",
+]
+WASHOUTS = load_knowledge().opioids.washouts
 
 
 def _raw(name: str = "handout.json") -> dict[str, Any]:
@@ -42,7 +49,7 @@ def _handout(
     interval: int = 7, target: str = "4.5", protocol: TitrationProtocol = PROTOCOL
 ) -> Handout:
     schedule = build_schedule(START, interval_days=interval, target_mg=target, protocol=protocol)
-    return HANDOUT.for_schedule(schedule)
+    return HANDOUT.for_schedule(schedule, WASHOUTS)
 
 
 def test_the_handout_has_its_four_sections_each_with_points() -> None:
@@ -72,10 +79,10 @@ def test_the_plans_numbers_are_filled_in() -> None:
     handout = _handout(interval=14, target="3")
     how = _text(handout, "how_to_take")
     assert "once nightly at bedtime" in how
-    assert "Begin with 1.5 mg. Then go up one step of 1.5 mg every 2 weeks" in how
+    assert "Begin with 1.5 mg. Then go up one step of 1.5 mg every 14 days (2 weeks)" in how
     assert "until you reach 3 mg" in how
     assert not any("{" in p.text or "}" in p.text for s in handout.sections for p in s.points)
-    assert "every week" in _text(_handout(interval=7), "how_to_take")
+    assert "every 7 days (1 week)," in _text(_handout(interval=7), "how_to_take")
 
 
 def test_the_numbers_follow_the_protocol_not_the_text() -> None:
@@ -114,7 +121,6 @@ def test_a_plan_that_starts_at_its_target_has_no_step_up_points() -> None:
         ("no_opioids", "methadone"),
         ("no_opioids", "Before any operation"),
         ("no_opioids", "In an emergency"),
-        ("no_opioids", "will not work well"),
         ("what_you_might_notice", "vivid or strange dreams, trouble sleeping, or feeling tired"),
         ("what_you_might_notice", "headache"),
         ("good_to_know", "disulfiram"),
@@ -147,3 +153,74 @@ def test_malformed_handout_data_is_refused(
     target[path[-1]] = value
     with pytest.raises(ValueError, match=message):
         HandoutKnowledge.from_json(data, EvidenceKnowledge.load().article_sections)
+
+
+# The article's facts the handout must carry, derived here in the project's words (the article
+# itself is not read by tests): (article section, the fact, what the handout says for it).
+REQUIRED_FACTS = [
+    ("Overview", "no use of LDN is approved at this dose", "what_to_expect", "off-label"),
+    ("Overview", "no use is approved", "what_to_expect", "not approved at this low dose"),
+    ("How to Talk to Your Doctor", "set realistic expectations", "what_to_expect", "not a cure"),
+    ("How to Talk to Your Doctor", "improvement is partial", "what_to_expect", "eased partly"),
+    ("How to Talk to Your Doctor", "agree a trial period", "what_to_expect", "how long to try"),
+    (
+        "How to Talk to Your Doctor",
+        "agree how to tell it works",
+        "what_to_expect",
+        "how we will both tell whether it helps",
+    ),
+    (
+        "Side Effects; Evidence Gaps",
+        "long-term safety unknown",
+        "what_to_expect",
+        "one or two years",
+    ),
+    ("The Critical Safety Issue", "short-acting: 7-10 days", "no_opioids", "7 to 10 days"),
+    (
+        "The Critical Safety Issue",
+        "long-acting and buprenorphine: 10-14 days or more",
+        "no_opioids",
+        "14 days or more for long-acting opioids and for buprenorphine",
+    ),
+    (
+        "The Critical Safety Issue",
+        "methadone: longer, specialist guidance",
+        "no_opioids",
+        "for methadone longer still; we will plan how long with a specialist",
+    ),
+    ("What to Avoid", "LDN affects opioid pain options", "no_opioids", "treating pain with opioid"),
+    ("What to Avoid", "disclose before surgery", "no_opioids", "Before any operation"),
+    ("What to Avoid", "disclose in emergency care", "no_opioids", "In an emergency"),
+    ("Stopping LDN", "no taper needed", "good_to_know", "no need to lower the dose bit by bit"),
+]
+# Claims the article does not make: the handout must never say them.
+UNSUPPORTED = [
+    "will not work",  # the article says LDN affects opioid pain options, not that they fail
+    "FDA-approved",
+    "safe long-term",
+    "no side effects",
+    "cures",
+]
+
+
+@pytest.mark.parametrize(
+    ("section", "fact", "key", "needle"),
+    REQUIRED_FACTS,
+    ids=[fact for _, fact, _, _ in REQUIRED_FACTS],
+)
+def test_the_handout_carries_the_articles_facts(
+    section: str, fact: str, key: str, needle: str
+) -> None:
+    assert needle in _text(_handout(), key), f"{fact} ({section})"
+
+
+def test_the_handout_says_nothing_the_article_does_not() -> None:
+    every = " ".join(_text(_handout(), key) for key in SECTION_KEYS).lower()
+    assert [claim for claim in UNSUPPORTED if claim.lower() in every] == []
+
+
+def test_a_locally_agreed_methadone_washout_is_said_as_a_minimum_with_the_specialist() -> None:
+    washouts = load_knowledge(21).opioids.washouts
+    schedule = build_schedule(START, interval_days=7, target_mg="4.5", protocol=PROTOCOL)
+    text = _text(HANDOUT.for_schedule(schedule, washouts), "no_opioids")
+    assert "for methadone at least 21 days, planned with a specialist" in text

@@ -307,3 +307,18 @@ def test_the_plain_text_has_no_markup(case: SaveCase) -> None:
 def test_the_cases_cover_every_condition_of_the_article() -> None:
     covered = {group for case in CASES for group in case.groups}
     assert {entry.group for entry in KNOWLEDGE.conditions} <= covered
+
+
+@pytest.mark.parametrize("form", ["html", "text"])
+def test_no_wording_about_how_the_article_was_researched(form: str) -> None:
+    shown = both(frozenset({ConditionGroup.FIBROMYALGIA}))[form]
+    for internal in ("retrieved", "corpus", "citable keys", "indexed literature"):
+        assert internal not in shown
+
+
+def test_the_stored_document_folds_nothing() -> None:
+    html = render_html(summary(frozenset({ConditionGroup.FIBROMYALGIA})))
+    assert "<details" not in html
+    assert html.count('<section class="ldn-evidence__section') == len(KNOWLEDGE.sections) + len(
+        KNOWLEDGE.conditions
+    )

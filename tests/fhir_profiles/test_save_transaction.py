@@ -12,6 +12,7 @@ from fhir_profiles.artefacts import (
     CAREPLAN_IDENTIFIER_SYSTEM,
     DOCUMENTREFERENCE_IDENTIFIER_SYSTEM,
 )
+from fhir_profiles.careplan import revoked_careplan
 from fhir_profiles.identifiers import InvalidResourceInput, careplan_full_url
 from fhir_profiles.save_transaction import build_save_transaction
 from fhir_profiles.validation import validate
@@ -133,3 +134,56 @@ def test_the_server_saves_neither_when_one_is_refused(fhir_server: SampleFhirSer
         client.transaction(bundle)
     assert _saved(client, "CarePlan", CAREPLAN_IDENTIFIER_SYSTEM, plan) == []
     assert _saved(client, "DocumentReference", DOCUMENTREFERENCE_IDENTIFIER_SYSTEM, plan) == []
+
+
+def _stored(case: SaveCase, ident: str) -> dict[str, Any]:
+    """Return the case's CarePlan as a server stores it: with an id and a version."""
+    careplan = careplan_for(case)
+    return {**careplan, "id": ident, "meta": {**careplan["meta"], "versionId": "3"}}
+
+
+def test_a_revision_replaces_and_ends_the_plan_in_effect_in_the_same_transaction() -> None:
+    old = revoked_careplan(_stored(OTHER, "old-1"))
+    new = careplan_for(NO_OPIOIDS, replaces=["old-1"])
+    bundle = build_save_transaction(
+        new, document_for(NO_OPIOIDS), NO_OPIOIDS.plan_identifier, [old]
+    )
+    assert_no_errors(validate(bundle))
+    *_, ended = bundle["entry"]
+    assert ended["request"] == {"method": "PUT", "url": "CarePlan/old-1"}
+    assert ended["resource"]["status"] == "revoked"
+    assert new["replaces"] == [{"reference": "CarePlan/old-1"}]
+
+
+def test_an_ended_plan_keeps_everything_but_its_status_and_open_steps() -> None:
+    stored = _stored(OTHER, "old-1")
+    ended = revoked_careplan(stored)
+    assert_no_errors(validate(ended))
+    assert ended["status"] == "revoked"
+    assert "versionId" not in ended["meta"]
+    assert ended["meta"]["profile"] == stored["meta"]["profile"]
+    assert [a["detail"]["status"] for a in ended["activity"]] == ["cancelled"] * len(
+        stored["activity"]
+    )
+    assert ended["text"]["div"].endswith(
+        "A newer LDN titration plan replaces this one (see its CarePlan.replaces).</p></div>"
+    )
+    same = ("identifier", "subject", "period", "created", "author", "description", "extension")
+    assert {key: ended[key] for key in same} == {key: stored[key] for key in same}
+
+
+def test_a_plan_ended_without_being_named_in_replaces_is_refused() -> None:
+    old = revoked_careplan(_stored(OTHER, "old-1"))
+    with pytest.raises(InvalidResourceInput, match="must name CarePlan/old-1 in replaces"):
+        build_save_transaction(
+            careplan_for(NO_OPIOIDS), document_for(NO_OPIOIDS), NO_OPIOIDS.plan_identifier, [old]
+        )
+    with pytest.raises(InvalidResourceInput, match="stored, revoked CarePlan"):
+        build_save_transaction(
+            careplan_for(NO_OPIOIDS, replaces=["old-1"]),
+            document_for(NO_OPIOIDS),
+            NO_OPIOIDS.plan_identifier,
+            [_stored(OTHER, "old-1")],  # still active: not ended
+        )
+    with pytest.raises(InvalidResourceInput, match="with an id"):
+        revoked_careplan(careplan_for(OTHER))

@@ -140,6 +140,7 @@ def test_a_server_that_is_down_fails_clearly() -> None:
     assert "[1] reach the FHIR server: capabilities: server unreachable" in result.stdout
     assert result.stdout.rstrip().endswith("RESULT: FAILED")
     assert "Traceback" not in result.stdout + result.stderr
+    assert "--bearer-token" not in result.stderr  # not a token problem: no token advice
 
 
 class _Answer(BaseHTTPRequestHandler):
@@ -218,6 +219,25 @@ def test_a_server_that_answers_wrongly_fails_clearly_without_echoing_the_token(
     assert f"[1] reach the FHIR server: {reason}" in result.stdout
     assert TOKEN not in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "answering", [{"*": (401, FHIR_JSON, _outcome("login", "no token"))}], indirect=True
+)
+@pytest.mark.parametrize("with_token", [False, True], ids=["no-token", "token-refused"])
+def test_a_401_says_which_url_to_use_and_how_to_pass_a_token(
+    answering: str, with_token: bool
+) -> None:
+    token = ["--bearer-token", TOKEN] if with_token else []
+    result = run_check("--fhir-base", answering, *token)
+    assert result.returncode == 1
+    if with_token:
+        assert "The server refused the bearer token given" in result.stderr
+    else:
+        assert "it needs an access token. Pass one with --bearer-token TOKEN" in result.stderr
+        assert "LDN_CHECK_TOKEN" in result.stderr
+    assert "Use the FHIR server's own URL that `ldn-safety demo` prints" in result.stderr
+    assert TOKEN not in result.stdout + result.stderr
 
 
 def test_the_token_can_come_from_the_environment_and_is_never_printed() -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,49 @@ def test_the_cli_offers_the_demo_command() -> None:
     assert result.exit_code == 0
     assert "--port-base" in result.output
     assert "--today" in result.output
+
+
+def free_port_base() -> int:
+    """Return a port with the next two free as well (the CLI takes a base)."""
+    for _ in range(50):
+        base = DemoPorts.free().fhir
+        if base + 2 < 65536 and all(refuses_connections(base + n) for n in range(3)):
+            return base
+    raise AssertionError("no three free ports in a row")
+
+
+def test_a_demo_started_in_the_background_prints_the_fhir_server_and_stops_on_sigint(
+    tmp_path: Path,
+) -> None:
+    base = free_port_base()
+    command = [sys.executable, "-c", "from ldn_safety.cli import main; main()", "demo"]
+    # What a shell does to a background job (`ldn-safety demo &`): SIGINT ignored on start.
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [*command, "--port-base", str(base), "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert process.stdout is not None
+        printed = []
+        for line in process.stdout:
+            printed.append(line)
+            if line.startswith("Data: "):
+                break
+        text = "".join(printed)
+        server = f"http://127.0.0.1:{base}/fhir"
+        assert f"FHIR server (no token)   {server}" in text
+        assert f"ldn-safety check --fhir-base {server}" in text
+        patients = requests.get(f"{server}/Patient", timeout=30)
+        assert patients.status_code == 200  # its own URL needs no token, unlike the proxy
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert "Demo stopped." in rest
+    assert all(refuses_connections(base + n) for n in range(3))

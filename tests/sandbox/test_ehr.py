@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +16,7 @@ from flask.testing import FlaskClient
 from sandbox.auth import LaunchContext, current_auth
 from sandbox.auth.launch import APP_CONTEXT_LIMIT
 from sandbox.fhir_server import free_loopback_port
-from sandbox.patients import sample_keys
+from sandbox.patients import expectations, sample_keys
 from tests.sandbox.ehr_testkit import APP_ORIGIN, PROXY_BASE, card_indicators, sandbox_app
 
 pytestmark = pytest.mark.integration
@@ -48,6 +49,36 @@ def test_patient_list_shows_every_sample_patient_with_markup_as_text(
     assert "<script>alert" not in page
     # As written, isolated, not evaluated.
     assert "<bdi>&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}} ${7*7} &lt;%= 7*7 %&gt;" in page
+
+
+def test_the_patient_list_names_each_sample_patients_scenario(
+    client: FlaskClient, ids: dict[str, str]
+) -> None:
+    page = client.get("/ehr/").get_data(as_text=True)
+    for key, expected in expectations(date.today()).items():
+        assert f'<strong class="scenario-key">{key}</strong>' in page
+        assert expected.why in html.unescape(page)
+    outcome = '(expected: <span class="scenario-outcome">do not start</span>)'
+    row = page[page.index('<strong class="scenario-key">methadone-maintenance</strong>') :]
+    assert row.startswith(f'<strong class="scenario-key">methadone-maintenance</strong> {outcome}')
+
+
+def test_the_chart_gives_status_dates_and_the_drug_named_in_a_contained_medication(
+    client: FlaskClient, ids: dict[str, str], sample_today: date
+) -> None:
+    page = client.get(f"/ehr/patients/{ids['fentanyl-contained']}").get_data(as_text=True)
+    assert '<bdi class="medication-name">Fentanyl 25 mcg/hour transdermal patch</bdi>' in page
+    assert "#med1" not in page
+    assert '<span class="medication-facts">(order, active, ordered ' in page
+    stopped = client.get(f"/ehr/patients/{ids['hydrocodone-stopped']}").get_data(as_text=True)
+    start, end = (sample_today - timedelta(days=n) for n in (19, 5))
+    assert f"(statement, completed, from {start} to {end})" in stopped
+
+
+def test_the_sandbox_has_a_favicon(client: FlaskClient) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.content_type == "image/svg+xml"
 
 
 def test_pages_carry_a_strict_content_security_policy(client: FlaskClient) -> None:
@@ -88,6 +119,7 @@ def test_the_app_runs_in_an_iframe_from_another_host_with_a_launch_for_this_pati
         context = current_auth().launches.redeem(query["launch"])
         assert context is not None
         assert (context.patient, context.user) == (patient, "Practitioner/sandbox-clinician")
+        assert context.need_patient_banner is False  # the EHR's own banner is above the frame
         assert current_auth().launches.redeem(query["launch"]) is None  # single use
 
 
@@ -142,6 +174,8 @@ def test_a_cards_smart_link_launches_with_the_patient_user_and_the_cards_app_con
     assert context is not None
     assert (context.patient, context.user) == (patient, "Practitioner/sandbox-clinician")
     assert context.app_context == CARD_CONTEXT  # verbatim, for the token response
+    # A card's link opens a new tab, outside the EHR's frame and its banner: the app shows its own.
+    assert context.need_patient_banner is True
 
 
 def test_an_oversized_app_context_is_dropped_and_the_app_still_opens(

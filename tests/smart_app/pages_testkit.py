@@ -145,15 +145,21 @@ class FakeFhir:
         dispenses: tuple[dict[str, Any], ...] = (),
         administrations: tuple[dict[str, Any], ...] = (),
         conditions: tuple[dict[str, Any], ...] = (),
+        careplans: tuple[dict[str, Any], ...] = (),
         who: dict[str, Any] | None = None,
     ) -> None:
-        """Serve the patient, medications and conditions the review reads."""
+        """Serve the patient, medications, conditions and saved plans the pages read."""
         self.http.get(f"{ISS}/Patient/{PATIENT}", json=who or patient())
         self.http.get(f"{ISS}/MedicationStatement", json=bundle(*statements))
         self.http.get(f"{ISS}/MedicationRequest", json=bundle(*requests))
         self.http.get(f"{ISS}/MedicationDispense", json=bundle(*dispenses))
         self.http.get(f"{ISS}/MedicationAdministration", json=bundle(*administrations))
         self.http.get(f"{ISS}/Condition", json=bundle(*conditions))
+        self.http.get(f"{ISS}/CarePlan", json=bundle(*careplans))
+
+    def careplans(self, *resources: dict[str, Any]) -> None:
+        """Serve ``resources`` from now on as the patient's saved plans."""
+        self.http.replace(responses.GET, f"{ISS}/CarePlan", json=bundle(*resources))
 
     def fail(self, path: str, status: int = 500, method: str = "GET") -> None:
         """Make ``path`` answer with an error and an OperationOutcome (instead of any answer)."""

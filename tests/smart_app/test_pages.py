@@ -145,6 +145,22 @@ def test_the_banner_is_left_to_the_ehr_when_it_shows_its_own(browser, fhir) -> N
     assert 'id="patient-banner"' not in page
 
 
+@pytest.mark.parametrize("need_patient_banner", [False, True])
+@pytest.mark.parametrize("path", ["review", "plan", "evidence", "plans"])
+def test_every_page_names_the_patient_in_one_line_banner_or_not(
+    browser, fhir, path, need_patient_banner
+) -> None:
+    fhir.chart()
+    launch_id = sign_in(browser, launch_context(need_patient_banner=need_patient_banner))
+    response = browser.get(f"{APP}/{path}", query_string={"launch_id": launch_id})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    line = element(page, "patient-line")
+    assert '<span class="patient-line-name" id="patient-line-name"><bdi>Ada Lovelace</bdi>' in line
+    assert '<span id="patient-line-birth-date">1975-12-10</span>' in line
+    assert ('id="patient-banner"' in page) is need_patient_banner
+
+
 def test_hostile_fhir_text_is_escaped_everywhere(browser, fhir) -> None:
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     fhir.chart(
@@ -280,6 +296,28 @@ def test_the_evidence_summary_puts_the_patients_conditions_first(browser, fhir) 
     assert "Evidence grade:" in page
 
 
+def test_the_evidence_page_opens_on_the_patients_conditions_and_folds_the_rest(
+    browser, fhir
+) -> None:
+    fhir.chart(conditions=(condition("c1", "203082005", "Fibromyalgia"),))
+    launch_id = sign_in(browser)
+    page = browser.get(f"{APP}/evidence", query_string={"launch_id": launch_id}).get_data(
+        as_text=True
+    )
+    assert '<section class="ldn-evidence__section ldn-evidence__section--patient" ' in page
+    open_fibromyalgia = page.index('id="ldn-evidence-fibromyalgia"')
+    assert page.rindex("<section", 0, open_fibromyalgia) > page.rfind(
+        "<details", 0, open_fibromyalgia
+    )
+    folded = page.count('class="ldn-evidence__section ldn-evidence__section--folded"')
+    assert folded >= 10  # every other condition and every general section
+    crohns = page.index('id="ldn-evidence-crohns')
+    assert page.rindex("<details", 0, crohns) > page.rfind("</details>", 0, crohns)
+    # Nothing about how the article's panel worked leaks onto the page.
+    for internal in ("retrieved", "corpus", "citable keys", "indexed literature"):
+        assert internal not in page
+
+
 def test_the_evidence_page_says_when_conditions_could_not_be_read(browser, fhir) -> None:
     fhir.chart()
     fhir.fail("Condition", 500)
@@ -315,12 +353,12 @@ def test_the_handout_shows_the_plan_in_plain_words(browser, fhir) -> None:
     schedule = build_schedule(
         date.fromisoformat(days(1)), interval_days=14, target_mg="3", protocol=known.titration
     )
-    handout = known.handout.for_schedule(schedule)
+    handout = known.handout.for_schedule(schedule, known.opioids.washouts)
     for section in handout.sections:
         assert f"<h2>{escape(section.title)}</h2>" in page
         for point in section.points:
             assert f"<li>{escape(point.text)}</li>" in page
-    assert "every 2 weeks, until you reach 3 mg" in page
+    assert "every 14 days (2 weeks), until you reach 3 mg" in page
     assert page.index("Most important: no opioids") > page.index('id="handout-steps"')
 
 

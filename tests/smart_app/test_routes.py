@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from ldn_safety.app import create_app
 from smart_app.errors import LaunchExpired
 from smart_app.session import load_launch
 
@@ -64,6 +65,35 @@ def test_an_unknown_issuer_gets_an_error_page_and_no_fetch(browser, ehr) -> None
     assert len(ehr.http.calls) == 0
 
 
+def test_a_launch_under_a_prefix_entry_discovers_and_authorizes_for_its_own_issuer(
+    tmp_path, ehr
+) -> None:
+    sim = "https://ehr.example.test/sim/eyJhIjoiMSJ9/fhir"
+    app = create_app(
+        {
+            "TESTING": True,
+            "SERVER_NAME": "app.example.test",
+            "PREFERRED_URL_SCHEME": "https",
+            "SESSION_DIR": str(tmp_path / "sessions"),
+            "SMART_ISSUERS": {
+                "https://ehr.example.test/sim/": {"client_id": "ldn-app", "match": "prefix"}
+            },
+        }
+    )
+    ehr.http.get(f"{sim}/.well-known/smart-configuration", json=ehr.discovery())
+    browser = app.test_client()
+    response = browser.get(f"{APP}/launch", query_string={"iss": sim, "launch": "L"})
+    assert response.status_code == 302
+    params = query(response.headers["Location"])
+    assert (params["aud"], params["client_id"]) == (sim, "ldn-app")
+
+    calls = len(ehr.http.calls)
+    look_alike = "https://ehr.example.test.evil.example/sim/eyJhIjoiMSJ9/fhir"
+    refused = browser.get(f"{APP}/launch", query_string={"iss": look_alike, "launch": "L"})
+    assert refused.status_code == 403
+    assert len(ehr.http.calls) == calls  # nothing fetched from the look-alike
+
+
 def test_a_launch_without_issuer_explains_where_to_start(browser) -> None:
     response = browser.get(f"{APP}/launch", query_string={"launch": "L"})
     assert response.status_code == 400
@@ -106,6 +136,27 @@ def test_callback_completes_the_launch_and_rotates_the_session(app, browser, ehr
     assert response.headers["Referrer-Policy"] == "no-referrer"
     with browser.session_transaction() as session_data:
         assert session_data["smart_launches"][launch_id]["patient"] == "pat-123"
+
+
+@pytest.mark.parametrize(
+    ("app_context", "landing"),
+    [
+        ('{"topic":"alcohol-use-disorder"}', "/evidence"),
+        ('{"order":"MedicationRequest/d-1","status":"do-not-start"}', "/review"),
+        ("not JSON {", "/review"),
+        (None, "/review"),
+    ],
+    ids=["evidence-card", "opioid-card", "unreadable", "no-card"],
+)
+def test_a_launch_lands_where_the_cards_link_says(browser, ehr, app_context, landing) -> None:
+    ehr.serve_discovery()
+    launched = browser.get(f"{APP}/launch", query_string={"iss": ISS, "launch": "L"})
+    params = query(launched.headers["Location"])
+    ehr.serve_token(ehr.token_response(params["nonce"], appContext=app_context))
+    ehr.serve_jwks()
+    response = browser.get(f"{APP}/callback", query_string={"code": "c", "state": params["state"]})
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == landing
 
 
 def test_the_old_session_id_is_dead_after_login(app, ehr) -> None:

@@ -58,14 +58,7 @@ def save(browser: FlaskClient, launch_id: str, **overrides: str):
 
 
 def serve_saved_plan(fhir: FakeFhir, **kwargs) -> None:
-    fhir.http.get(
-        f"{ISS}/CarePlan",
-        json={
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "entry": [{"resource": saved_careplan(PLAN_ID, **kwargs)}],
-        },
-    )
+    fhir.careplans(saved_careplan(PLAN_ID, **kwargs))
 
 
 def test_a_save_sends_one_transaction_of_two_conditional_creates(browser, fhir) -> None:
@@ -107,7 +100,7 @@ def test_after_saving_the_plan_is_read_back_from_the_server(browser, fhir) -> No
     assert 'id="save-success"' in page
     assert f'data-plan-id="{PLAN_ID}"' in page
     assert '<dd class="saved-target">3 mg</dd>' in page
-    (search,) = fhir.calls("GET", "CarePlan")
+    search = fhir.calls("GET", "CarePlan")[-1]  # the first asked for the plans in effect
     assert (
         f"{CAREPLAN_IDENTIFIER_SYSTEM}%7C{PLAN_ID}".replace(":", "%3A").replace("/", "%2F")
         in search.url
