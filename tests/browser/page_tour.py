@@ -33,6 +33,11 @@ def key_for_each_status(demo: Demo) -> dict[str, str]:
     return chosen
 
 
+def keys_with_status(demo: Demo, status: str) -> list[str]:
+    """Return the sample patients whose review reaches ``status``, in the samples' order."""
+    return [key for key, expected in expectations(demo.today).items() if expected.status == status]
+
+
 def app_frame(page: Page, demo: Demo) -> Frame:
     """Return the app's frame inside the EHR page."""
     frame = page.frame(url=re.compile(re.escape(demo.urls.product)))
@@ -114,6 +119,12 @@ def tour_app(app: Document, demo: Demo, where: str, check: Check) -> list[str]:
     app.locator("#evidence-summary").wait_for()
     problems += check(app, f"{where}: evidence summary")
     return problems
+
+
+def tour_standalone_app(page: Page, demo: Demo, check: Check) -> list[str]:
+    """Sign in standalone (checking the sign-in pages), then visit every app page."""
+    problems = sign_in_standalone(page, demo, keys_with_status(demo, "safe-to-start")[0], check)
+    return problems + tour_app(page, demo, "standalone app", check)
 
 
 def tour_app_errors(page: Page, demo: Demo, check: Check) -> list[str]:

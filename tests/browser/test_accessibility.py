@@ -22,10 +22,10 @@ from tests.browser.page_tour import (
     key_for_each_status,
     open_framed_app,
     sign_in_error,
-    sign_in_standalone,
     tour_app,
     tour_app_errors,
     tour_ehr,
+    tour_standalone_app,
 )
 
 
@@ -84,9 +84,7 @@ def test_every_app_page_in_the_ehr_frame_meets_wcag_21_aa(page: Page, demo: Demo
 
 @pytest.mark.browser
 def test_every_app_page_standalone_and_the_sign_in_meet_wcag_21_aa(page: Page, demo: Demo) -> None:
-    safe = [k for k, e in expectations(demo.today).items() if e.status == "safe-to-start"]
-    problems = sign_in_standalone(page, demo, safe[-1], wcag_problems)
-    problems += tour_app(page, demo, "standalone app", wcag_problems)
+    problems = tour_standalone_app(page, demo, wcag_problems)
     assert not problems, "\n".join(problems)
 
 
