@@ -16,6 +16,7 @@ from playwright.sync_api import Page
 
 from sandbox.demo import Demo
 from tests.browser.contrast import WHITE, composite, parse, ratio
+from tests.browser.keyboard_kit import focused
 from tests.browser.page_tour import (
     Document,
     card_decisions,
@@ -33,44 +34,6 @@ MIN_WIDTH_PX = 2.0
 MAX_STOPS = 120
 HAS_CONTROLS = """() => document.querySelector(
     "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]") !== null"""
-# The focused control of this document, if the document has focus, with its ring and what is
-# around it; null when focus is elsewhere (another frame, or this frame's iframe element).
-FOCUSED = """() => {
-    const el = document.activeElement;
-    if (!document.hasFocus() || !el || el === document.body || el.tagName === "IFRAME") return null;
-    const backgrounds = start => {
-        const layers = [];
-        for (let n = start; n; n = n.parentElement) {
-            const colour = getComputedStyle(n).backgroundColor;
-            layers.push(colour);
-            if (/^rgb\\(/.test(colour)) break;
-        }
-        return layers;
-    };
-    const style = getComputedStyle(el);
-    const all = [...document.querySelectorAll("*")];
-    const label = (el.getAttribute("aria-label") || el.textContent || el.value || "").trim();
-    return {
-        key: location.href + " " + all.indexOf(el) + (el.matches(":focus") ? "" : " (inner part)"),
-        name: `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""} "${label.slice(0, 40)}"`
-            + (el.matches(":focus") ? "" : " (its inner button)"),
-        style: style.outlineStyle,
-        width: parseFloat(style.outlineWidth),
-        colour: style.outlineColor,
-        offset: parseFloat(style.outlineOffset),
-        around: backgrounds(el.parentElement),
-        inside: backgrounds(el),
-    };
-}"""
-
-
-def focused(page: Page) -> dict[str, Any] | None:
-    """Return the focused control, in whichever frame of the page holds focus."""
-    for frame in page.frames:
-        found: dict[str, Any] | None = frame.evaluate(FOCUSED)
-        if found is not None:
-            return found
-    return None
 
 
 def ring_problem(stop: dict[str, Any]) -> str | None:
