@@ -44,4 +44,6 @@ def test_fhir_text_is_shown_verbatim_never_as_markup(text: str) -> None:
         return
     paragraph = PARAGRAPH.fullmatch(rendered)
     assert paragraph is not None, rendered  # one paragraph, no other tag: no HTML, no link
-    assert html.unescape(paragraph.group(1)) == expected
+    # md() puts an invisible WORD JOINER inside bare addresses so that no renderer links them;
+    # the reader sees the text unchanged.
+    assert html.unescape(paragraph.group(1)).replace("\u2060", "") == expected
