@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import getpass
 import os
+import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 SOCKET_DIR = "/var/run/postgresql"
@@ -54,6 +57,30 @@ def debian_cluster() -> Cluster:
     if created.returncode != 0 and "already exists" not in created.stderr:
         raise PostgresUnavailable(f"createuser -s {user}: {created.stderr}")
     return cluster
+
+
+@contextmanager
+def private_cluster(version: str) -> Iterator[Cluster]:
+    """Create and start a throwaway cluster of this test run's own; drop it afterwards (root).
+
+    For tests that restart the server: restarting the shared cluster would cut the connections
+    of every other test run on the machine.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    name = f"ldn_{os.getpid()}"
+    created = _run("pg_createcluster", version, name, "-p", port, "--start")
+    try:
+        if created.returncode != 0:
+            raise PostgresUnavailable(f"pg_createcluster {version} {name}: {created.stderr}")
+        user = getpass.getuser()
+        role = _run("runuser", "-u", "postgres", "--", "createuser", "-p", port, "-s", user)
+        if role.returncode != 0:
+            raise PostgresUnavailable(f"createuser -s {user}: {role.stderr}")
+        yield Cluster(version, name, int(port))
+    finally:
+        _run("pg_dropcluster", version, name, "--stop")
 
 
 def restart(cluster: Cluster) -> None:

@@ -32,7 +32,7 @@ from tests.cds_hooks.support import (
     open_store,
     oxycodone_prefetch,
 )
-from tests.servers import Cluster, restart
+from tests.servers import SOCKET_DIR, Cluster, private_cluster, restart
 
 HOOK_PATH = f"/cds-services/{SIGN}"
 FEEDBACK_PATH = f"{HOOK_PATH}/feedback"
@@ -119,18 +119,25 @@ def test_hook_calls_keep_their_cards_when_the_store_cannot_be_written(
     assert "not stored" in answer.get_json()["message"]
 
 
+@pytest.fixture
+def own_cluster(postgres_cluster: Cluster) -> Iterator[Cluster]:
+    """A PostgreSQL cluster of this test's own, which it may restart without harming others."""
+    with private_cluster(postgres_cluster.version) as cluster:
+        yield cluster
+
+
 @pytest.mark.integration
 def test_a_database_restart_while_calls_arrive(
-    postgres_cluster: Cluster,
-    postgres_url: str,
+    own_cluster: Cluster,
     tmp_path: Path,
     inline_key: ECKey,
     sign: Signer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Hook calls answer throughout; feedback is all-or-nothing; the store comes back by itself."""
-    open_store(postgres_url).close()
-    app = _app(tmp_path, inline_key, postgres_url)
+    url = f"postgresql+psycopg://@/postgres?host={SOCKET_DIR}&port={own_cluster.port}"
+    open_store(url).close()
+    app = _app(tmp_path, inline_key, url)
     caplog.set_level(logging.INFO, logger="ldn.cds_hooks")
     hook_answers: list[tuple[int, tuple[str, ...]]] = []
     feedback_answers: list[int] = []
@@ -160,7 +167,7 @@ def test_a_database_restart_while_calls_arrive(
         for worker in workers:
             worker.start()
         time.sleep(1.0)
-        restart(postgres_cluster)
+        restart(own_cluster)
         time.sleep(3.0)
     finally:
         stop.set()
