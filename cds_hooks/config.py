@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from clinical.knowledge import load_knowledge
+
 DEFAULTS: dict[str, Any] = {
     # issuer -> {"jwks_url": ...} or {"jwks": {...}}, optionally "jku": [allowed JWK Set URLs]
     "CDS_TRUSTED_CLIENTS": {},
@@ -169,6 +171,18 @@ def load_settings(config: Mapping[str, Any]) -> CdsSettings:
         raise ConfigError("CDS_ADMIN_TOKEN must be a string of at least 16 characters")
     pseudonym_key = config.get("CDS_PSEUDONYM_KEY") or config.get("SECRET_KEY")
     max_body = _number(config, "CDS_MAX_BODY_BYTES")
+    methadone_days = config.get("METHADONE_WASHOUT_DAYS")
+    horizon_days = config.get("SPECIALIST_GUIDANCE_HORIZON_DAYS")
+    try:
+        # A site window that would clear a patient too early stops the service here.
+        load_knowledge(methadone_days, horizon_days)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    except TypeError as exc:  # an unhashable JSON value (a list, an object)
+        raise ConfigError(
+            "METHADONE_WASHOUT_DAYS and SPECIALIST_GUIDANCE_HORIZON_DAYS must be whole numbers "
+            "of days"
+        ) from exc
     return CdsSettings(
         trusted_clients=_trusted_clients(
             config.get("CDS_TRUSTED_CLIENTS", DEFAULTS["CDS_TRUSTED_CLIENTS"])
@@ -188,6 +202,6 @@ def load_settings(config: Mapping[str, Any]) -> CdsSettings:
         smart_launch_url=_optional_url(config, "CDS_SMART_LAUNCH_URL"),
         source_url=_optional_url(config, "CDS_SOURCE_URL"),
         pseudonym_key=pseudonym_key if isinstance(pseudonym_key, str) else None,
-        methadone_washout_days=config.get("METHADONE_WASHOUT_DAYS"),
-        specialist_horizon_days=config.get("SPECIALIST_GUIDANCE_HORIZON_DAYS"),
+        methadone_washout_days=methadone_days,
+        specialist_horizon_days=horizon_days,
     )
