@@ -152,7 +152,7 @@ def _reason(exposure: OpioidExposure) -> str:
     elif exposure.last_exposure is None:
         text = f"{what}: when it was last taken is unknown ({where})."
     elif exposure.at_least:
-        text = f"{what} taken on {exposure.last_exposure} at least ({where})."
+        text = f"{what} taken on {exposure.last_exposure} or later ({where})."
     else:
         text = f"{what} last taken {exposure.last_exposure} ({where})."
     if exposure.state is ExposureState.GUIDANCE:

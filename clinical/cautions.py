@@ -26,7 +26,7 @@ from importlib import resources
 from typing import Any
 
 from clinical.conditions import ConditionGroup, ConditionMatch
-from clinical.exposure import IGNORED_STATUSES, NO_EXPOSURE_STATUSES, still_taken
+from clinical.exposure import still_taken, was_taken
 from clinical.naltrexone import recognise_naltrexone
 from clinical.opioids import OpioidKnowledge
 from clinical.records import MedicationRecord
@@ -149,8 +149,7 @@ def _taken(
     given = record.ended or record.started
     if given is None or today >= given + timedelta(days=windows.depot_release_days):
         return False
-    status = (record.status or "").lower()
-    if status in IGNORED_STATUSES | NO_EXPOSURE_STATUSES or status == "draft":
+    if not was_taken(record):
         return False
     names = (w for concept in record.medication.concepts() for w in concept.words())
     return any(next(texts.monthly_injection_words.find(name), None) for name in names)

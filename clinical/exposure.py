@@ -167,16 +167,21 @@ def assess_exposures(
     return ExposureReview(tuple(exposures), tuple(unchecked), coverage, ignored)
 
 
-def still_taken(record: MedicationRecord, today: date) -> bool:
-    """Tell whether a chart record is still taken: an active status or a known end not passed.
+def was_taken(record: MedicationRecord) -> bool:
+    """Tell whether a chart record's status allows that it was taken at all.
 
     Drafts on the chart are orders not yet placed, so they are not counted as taken here.
     """
     status = (record.status or "").lower()
-    if status in IGNORED_STATUSES | NO_EXPOSURE_STATUSES or status == "draft":
+    return status not in IGNORED_STATUSES | NO_EXPOSURE_STATUSES and status != "draft"
+
+
+def still_taken(record: MedicationRecord, today: date) -> bool:
+    """Tell whether a chart record is still taken: an active status or a known end not passed."""
+    if not was_taken(record):
         return False
     end, _ = _known_end(record)
-    return status in ACTIVE_STATUSES or (end is not None and end >= today)
+    return (record.status or "").lower() in ACTIVE_STATUSES or (end is not None and end >= today)
 
 
 def _unidentified(record: MedicationRecord) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from cds_hooks.config import ConfigError
 from tests.cds_hooks.support import PATIENT_ID, SIGN, Signer, bearer, hook_body, make_app, searchset
 from tests.decision_table import CASES, Case
 
@@ -68,3 +69,19 @@ def test_the_cds_service_gives_the_tables_decision(
         assert word.lower() in text
     for word in case.hidden:
         assert word.lower() not in text
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("METHADONE_WASHOUT_DAYS", 3, "shorter than the long-acting washout"),
+        ("METHADONE_WASHOUT_DAYS", "21", "whole number of days"),
+        ("SPECIALIST_GUIDANCE_HORIZON_DAYS", 30, "LDN_SPECIALIST_GUIDANCE_HORIZON_DAYS"),
+        ("SPECIALIST_GUIDANCE_HORIZON_DAYS", [180], "whole numbers of days"),
+    ],
+)
+def test_a_site_window_that_would_clear_too_early_stops_the_service(
+    config: dict[str, Any], setting: str, value: object, said: str
+) -> None:
+    with pytest.raises(ConfigError, match=said):
+        make_app({**config, setting: value})

@@ -29,6 +29,9 @@ from sandbox.patients import expectations, sample_bundle, sample_keys
 
 TOKEN = "checker-test-token-0f9e8d7c6b5a"
 TODAY = date.today()
+# Steps of a run without --cleanup: server, samples, CDS start, one CDS check per sample
+# patient, then the two plans (four steps each) and the duplicate check.
+STEPS = 12 + len(sample_keys())
 
 
 def run_check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -70,11 +73,10 @@ def test_check_passes_end_to_end_and_a_second_run_writes_nothing_twice(
     first = run_check("--fhir-base", server.base_url)
     assert first.returncode == 0, first.stdout + first.stderr
     lines = step_lines(first.stdout)
-    steps = 12 + len(sample_keys())  # one CDS check per sample patient
     entries = len(sample_bundle(TODAY)["entry"])
-    assert len(lines) == steps
+    assert len(lines) == STEPS
     assert all(" ... PASS " in line for line in lines), first.stdout
-    assert f"[ 4/{steps}] CDS check {sample_keys()[0]} ... PASS critical do-not-start" in (
+    assert f"[ 4/{STEPS}] CDS check {sample_keys()[0]} ... PASS critical do-not-start" in (
         first.stdout
     )
     assert "CDS check fibromyalgia-no-opioids ... PASS info safe-to-start" in first.stdout
@@ -134,7 +136,7 @@ def test_a_server_that_is_down_fails_clearly() -> None:
     assert result.returncode == 1
     first, *rest = step_lines(result.stdout)
     assert first.startswith(
-        "[ 1/25] reach the FHIR server ... FAIL capabilities: server unreachable"
+        f"[ 1/{STEPS}] reach the FHIR server ... FAIL capabilities: server unreachable"
     )
     assert all(" ... NOT RUN (needs: " in line for line in rest)
     assert "[1] reach the FHIR server: capabilities: server unreachable" in result.stdout
@@ -215,7 +217,7 @@ def test_a_server_that_answers_wrongly_fails_clearly_without_echoing_the_token(
     result = run_check("--fhir-base", answering, "--bearer-token", TOKEN)
     assert result.returncode == 1
     first = step_lines(result.stdout)[0]
-    assert first.startswith(f"[ 1/25] reach the FHIR server ... FAIL {reason}")
+    assert first.startswith(f"[ 1/{STEPS}] reach the FHIR server ... FAIL {reason}")
     assert f"[1] reach the FHIR server: {reason}" in result.stdout
     assert TOKEN not in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -323,7 +325,7 @@ def test_a_server_that_fails_after_its_metadata_fails_at_the_load_step(answering
     reach, load, *rest = step_lines(result.stdout)
     assert " ... PASS FHIR 4.0.1;" in reach
     assert load.startswith(
-        "[ 2/25] load the sample patients ... FAIL "
+        f"[ 2/{STEPS}] load the sample patients ... FAIL "
         f"{answering} refused the sample transaction (HTTP 500): disk full"
     )
     assert all(" ... NOT RUN (needs: " in line for line in rest)
