@@ -467,12 +467,11 @@ class Recogniser(Generic[T]):
                 best = (distance, name)
         if best is None:
             return _WordRead()
-        # Rare (a near miss of an opioid) and cached: a plain scan of the non-opioid words will do.
+        # A known non-opioid strictly closer wins ("oxybutinin" is oxybutynin misspelt); a tie
+        # stays a doubt. Rare and cached: a plain scan of the non-opioid words will do.
+        closer = best[0] - 1
         for other in self.non_opioid_words:
-            if (
-                abs(len(other) - len(word)) <= best[0]
-                and _distance(word, other, best[0]) <= best[0]
-            ):
+            if abs(len(other) - len(word)) <= closer and _distance(word, other, closer) <= closer:
                 return _WordRead()
         shown = self.opioid_display[best[1]]
         return _WordRead(
