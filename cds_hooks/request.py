@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from cds_hooks.discovery import ServiceDefinition
 from cds_hooks.errors import InvalidRequest
+from fhir_profiles.syntax import is_fhir_id
 
 # Hooks whose context carries `selections` (the orders just selected) besides `draftOrders`.
 _HOOKS_WITH_SELECTIONS = frozenset({"order-select"})
@@ -87,6 +88,15 @@ def _optional_str(obj: Mapping[str, Any], key: str, prefix: str = "") -> str | N
     if obj.get(key) is None:
         return None
     value: str = _required(obj, key, str, "a string", prefix)
+    return value
+
+
+def _fhir_id(value: str | None, path: str) -> str | None:
+    """Refuse an id that is not FHIR id syntax: it goes into the service's FHIR queries."""
+    if value is not None and not is_fhir_id(value):
+        raise InvalidRequest(
+            f"{path} must be a FHIR id (1 to 64 letters, digits, '-' or '.')", path=path
+        )
     return value
 
 
@@ -195,8 +205,14 @@ def parse_hook_request(body: object, service: ServiceDefinition) -> HookRequest:
         hook=hook,
         hook_instance=hook_instance,
         user_id=_required(context, "userId", str, "a string", "context."),
-        patient_id=_required(context, "patientId", str, "a string", "context."),
-        encounter_id=_optional_str(context, "encounterId", "context."),
+        patient_id=str(
+            _fhir_id(
+                _required(context, "patientId", str, "a string", "context."), "context.patientId"
+            )
+        ),
+        encounter_id=_fhir_id(
+            _optional_str(context, "encounterId", "context."), "context.encounterId"
+        ),
         selections=(_selections(context, draft_orders) if hook in _HOOKS_WITH_SELECTIONS else ()),
         draft_orders=draft_orders,
         fhir_server=fhir_server,

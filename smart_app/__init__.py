@@ -20,6 +20,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SMART_DEFAULT_ISS", None)
     app.config.setdefault("SMART_REDIRECT_URI", None)
     app.config.setdefault("SMART_HTTP_TIMEOUT", 10.0)
+    # All FHIR requests behind one page (reads, or a save and its read-back) share this.
+    app.config.setdefault("SMART_FHIR_DEADLINE_SECONDS", 8.0)
     # The day the pages reason about; code (never the environment) may pin another, and the
     # CDS service reads the same setting so the card and the app judge the same day.
     app.config.setdefault("TODAY", date.today)

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from clinical.conditions import classify_conditions
@@ -24,7 +25,13 @@ from smart_app.card_context import read_card_context
 from smart_app.chart import dose_chart
 from smart_app.fhir_access import fhir_client, open_launch
 from smart_app.launch import LaunchContext
-from smart_app.page_errors import BadPlanLink, ChartUnreadable, PageError, PlanNotFound
+from smart_app.page_errors import (
+    BadPlanLink,
+    ChartUnreadable,
+    PageError,
+    PageUnavailable,
+    PlanNotFound,
+)
 from smart_app.plan import (
     PlanCheck,
     check_plan,
@@ -45,7 +52,7 @@ from smart_app.review import (
     unreadable_chart,
 )
 from smart_app.routes import bp
-from smart_app.save import SaveFailed, save_blockers, save_plan
+from smart_app.save import SaveFailed, after_failed_save, save_blockers, save_plan
 from smart_app.saved_plans import SavedPlan, find_saved_plan, find_saved_plans
 from smart_app.security import protect
 
@@ -111,9 +118,13 @@ def save() -> BaseResponse | tuple[str, int]:
     try:
         with fhir_client(ctx) as client:
             save_plan(client, ctx, check.choice, result, knowledge())
-    except SaveFailed as exc:
-        log.warning("plan not saved", extra={"event": "smart_save_failed"})
-        return _plan_page(launch_id, ctx, result, check, save_error=exc.explanation), 502
+    except SaveFailed as failure:
+        # A fresh deadline: the save may have used all of its own.
+        with fhir_client(ctx) as client:
+            after = after_failed_save(client, result.chart.patient_id, check.form.plan_id, failure)
+        if not after.saved:
+            log.warning("plan not saved", extra={"event": "smart_save_failed"})
+            return _plan_page(launch_id, ctx, result, check, save_error=after.explanation), 502
     log.info("plan saved", extra={"event": "smart_plan_saved"})
     target = url_for("smart_app.saved_plan", launch_id=launch_id, plan_id=check.form.plan_id)
     return redirect(target, code=303)
@@ -229,6 +240,22 @@ def page_error(error: PageError) -> tuple[str, int]:
         extra={"event": "smart_page_failed", "status": error.status},
     )
     return render_template("smart_app/error.html", error=error), error.status
+
+
+@bp.errorhandler(Exception)
+def unexpected_error(error: Exception) -> tuple[str, int] | HTTPException:
+    """Render any other failure (a session store that cannot be read...) as a designed page."""
+    if isinstance(error, HTTPException):
+        return error
+    # The JSON log keeps the exception's type and frames, never its message (PHI, tokens).
+    log.error(
+        "page failed unexpectedly: %s",
+        type(error).__name__,
+        exc_info=error,
+        extra={"event": "smart_page_unexpected", "status": PageUnavailable.status},
+    )
+    page = PageUnavailable("The app met an error it did not expect while preparing this page.")
+    return render_template("smart_app/error.html", error=page), page.status
 
 
 def _launch() -> tuple[str, LaunchContext]:
