@@ -23,6 +23,7 @@ from fhir_client import FhirError
 from fhir_profiles.evidence_render import summary_view
 from smart_app.card_context import read_card_context
 from smart_app.chart import dose_chart
+from smart_app.errors import LaunchExpired
 from smart_app.fhir_access import fhir_client, open_launch
 from smart_app.launch import LaunchContext
 from smart_app.page_errors import (
@@ -281,10 +282,15 @@ def _review_keeping_form() -> tuple[str, LaunchContext, Review, str | None]:
     try:
         with fhir_client(ctx) as client:
             chart = read_chart(client, ctx)
-    except ChartUnreadable as exc:
+    except (ChartUnreadable, LaunchExpired) as exc:
         why = (
             f"{exc.explanation} The plan was not saved and nothing was written; everything you "
-            "entered is kept. Try again when the FHIR server answers."
+            "entered is kept. "
+            + (
+                "Open the app again from the patient's chart to save it."
+                if isinstance(exc, LaunchExpired)
+                else "Try again when the FHIR server answers."
+            )
         )
         return launch_id, ctx, build_review(unreadable_chart(ctx, why), today(), knowledge()), why
     return launch_id, ctx, build_review(chart, today(), knowledge()), None

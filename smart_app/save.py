@@ -125,7 +125,7 @@ def save_plan(
     except InvalidResourceInput as exc:
         raise SaveFailed(f"The plan could not be prepared for the chart: {exc}") from exc
     try:
-        return client.transaction(bundle)
+        answer = client.transaction(bundle)
     except FhirUnavailable as exc:
         raise SaveFailed(
             "The EHR did not answer in time, so the plan may or may not have been saved.",
@@ -133,6 +133,23 @@ def save_plan(
         ) from exc
     except FhirError as exc:
         raise SaveFailed(f"The EHR did not confirm the save ({exc.message}).", sent=True) from exc
+    if not _confirms(answer, len(bundle["entry"])):
+        raise SaveFailed("The EHR's answer did not confirm each part of the save.", sent=True)
+    return answer
+
+
+def _confirms(answer: dict[str, Any], sent: int) -> bool:
+    """Say whether a transaction-response has one 2xx ``response`` per entry sent (FHIR R4
+    http.html#transaction-response)."""
+    entries = answer.get("entry")
+    if not isinstance(entries, list) or len(entries) != sent:
+        return False
+    return all(
+        isinstance(entry, dict)
+        and isinstance(entry.get("response"), dict)
+        and str(entry["response"].get("status", "")).startswith("2")
+        for entry in entries
+    )
 
 
 def after_failed_save(

@@ -322,3 +322,22 @@ def test_a_plan_missing_on_the_server_is_a_clear_404(browser, fhir) -> None:
     )
     assert response.status_code == 404
     assert "The plan was not found on the chart" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "entries",
+    ["abc", [], [{"response": {"status": "201 Created"}}], [{"response": {"status": "400"}}] * 2],
+)
+def test_a_transaction_answer_not_confirming_both_parts_is_read_back(
+    browser, fhir, entries
+) -> None:
+    fhir.chart()
+    fhir.http.post(ISS, json={**RESPONSE, "entry": entries})
+    read_back(fhir)
+    launch_id = sign_in(browser)
+    response = save(browser, launch_id, start=days(2))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert "did not confirm each part of the save" in page
+    assert "nothing was written" in page
+    assert f'value="{days(2)}"' in page
