@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -39,6 +38,7 @@ from cds_hooks.request import parse_hook_request
 from cds_hooks.security import VerifiedClient
 from cds_hooks.state import current_state
 from cds_hooks.store import pseudonym
+from fhir_client import strict_json
 
 log = logging.getLogger("ldn.cds_hooks")
 
@@ -138,9 +138,11 @@ def _json_body() -> object:
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
     try:
-        return orjson.loads(request.get_data(cache=False))
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The body is not valid JSON.", path="(body)") from None
+        # Strict: a repeated key (a prefetch sent twice, an opioid first and then nothing)
+        # would otherwise be read last-wins.
+        return strict_json.loads(request.get_data(cache=False))
+    except strict_json.InvalidJson as error:
+        raise InvalidRequest(f"The body is not valid JSON: {error}.", path="(body)") from None
 
 
 @_route("", "GET")
