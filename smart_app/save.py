@@ -37,13 +37,15 @@ from smart_app.review import Review
 class SaveFailed(Exception):
     """The plan was not saved (or may not have been); ``explanation`` says what to do.
 
-    ``sent`` says whether the transaction went out: only then can something have been written.
+    ``sent`` says whether the transaction went out: only then can something have been written;
+    ``answered`` whether the EHR answered at all (without an answer it may still be saving).
     """
 
-    def __init__(self, explanation: str, *, sent: bool = False) -> None:
+    def __init__(self, explanation: str, *, sent: bool = False, answered: bool = True) -> None:
         super().__init__(explanation)
         self.explanation = explanation
         self.sent = sent
+        self.answered = answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,7 @@ def save_plan(
         raise SaveFailed(
             "The EHR did not answer in time, so the plan may or may not have been saved.",
             sent=True,
+            answered=False,
         ) from exc
     except FhirError as exc:
         raise SaveFailed(f"The EHR did not confirm the save ({exc.message}).", sent=True) from exc
@@ -180,6 +183,13 @@ def after_failed_save(
             False,
             f"{failure.explanation} Checked on the chart just now: only {written} was written, "
             f"not {missing}. Saving again completes it without making a second copy.",
+        )
+    if not failure.answered:
+        return AfterFailedSave(
+            False,
+            f"{failure.explanation} Checked on the chart just now: nothing is there yet (no care "
+            "plan and no evidence summary with this plan's identifier), but the EHR may still be "
+            "saving it. Saving again is safe: it will not make a second copy.",
         )
     return AfterFailedSave(
         False,

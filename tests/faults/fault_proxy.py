@@ -359,6 +359,16 @@ class FaultProxy:
         """How many requests got the fault since it was aimed."""
         return int(self._control(None)["faults_served"])
 
+    def played(self, wait: float = 15.0) -> bool:
+        """Wait until the fault was played (a loaded machine may deliver a request late); a
+        forwarded request is counted once the server has answered it."""
+        ends = time.monotonic() + wait
+        while self.faults_served < 1:
+            if time.monotonic() > ends:
+                return False
+            time.sleep(0.1)
+        return True
+
     def _control(self, body: bytes | None) -> Json:
         connection = http.client.HTTPConnection(*self._address, timeout=10)
         try:

@@ -9,6 +9,7 @@ read back by the plan's identifiers, and keeps the clinician's form.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import date, timedelta
@@ -134,7 +135,7 @@ def test_a_fault_on_the_medication_reads_is_never_safe_and_keeps_the_form(
     counts("app review and plan").record(
         in_time=in_time, all_clear=all_clear, outcome=f"{_status(page) or review.status_code}"
     )
-    assert proxy.faults_served >= 1
+    assert proxy.played()
     assert not all_clear
     # 401: the EHR no longer accepts the token, a designed "session ended" page.
     assert review.status_code in (200, 401, 502), page
@@ -163,6 +164,8 @@ def test_a_fault_on_the_save_says_exactly_what_is_on_the_chart(
     saved = browser.post(f"{APP}/plan/save?launch_id={launch_id}", data=form)
     elapsed = time.monotonic() - started
     page = saved.get_data(as_text=True)
+    # The proxy counts a fault once the request it forwarded is done: the chart is final then.
+    proxy.played()
     written = _on_chart(fhir_server, patient_id, form["plan_id"])
     # Reads, the transaction and the read-back each have the deadline.
     in_time = elapsed < 3 * DEADLINE + SLACK
@@ -171,12 +174,14 @@ def test_a_fault_on_the_save_says_exactly_what_is_on_the_chart(
         all_clear=saved.status_code == 303 and len(written) < 2,
         outcome=f"{saved.status_code} with {len(written)} written",
     )
-    assert proxy.faults_served >= 1, _save_error(page)
+    assert proxy.played(), _save_error(page)
     if written == {"CarePlan", "DocumentReference"}:
-        assert saved.status_code == 303, page
+        # Saved; or the answer never came and the EHR was still saving when the app looked.
+        assert saved.status_code == 303 or "the EHR may still be saving it" in page, page
     else:
         assert written == set()
         assert saved.status_code == 502, page
-        assert "Checked on the chart just now: nothing was written" in page
+        assert re.search("Checked on the chart just now: nothing (was written|is there yet)", page)
+    if saved.status_code != 303:
         assert _keeps(page, form)
     assert in_time, f"save answered after {elapsed:.1f} s"

@@ -341,3 +341,16 @@ def test_a_transaction_answer_not_confirming_both_parts_is_read_back(
     assert "did not confirm each part of the save" in page
     assert "nothing was written" in page
     assert f'value="{days(2)}"' in page
+
+
+def test_a_save_without_an_answer_and_nothing_on_the_chart_says_it_may_still_come(
+    browser, fhir
+) -> None:
+    fhir.chart()
+    fhir.http.post(ISS, body=requests.Timeout("slow"))
+    read_back(fhir)
+    launch_id = sign_in(browser)
+    page = save(browser, launch_id).get_data(as_text=True)
+    assert "nothing is there yet" in page
+    assert "the EHR may still be saving it" in page
+    assert "nothing was written" not in page
