@@ -219,6 +219,8 @@ class FhirClient:
                     raise FhirUnavailable(None, None, f"{what}: server unreachable") from exc
                 self._sleep(delay)
                 continue
+            except requests.RequestException as exc:  # a cut-off or unreadable answer
+                raise FhirUnavailable(None, None, f"{what}: answer cut off") from exc
             if response.status_code in RETRYABLE_STATUSES and not last:
                 delay = self._retry_delay(response, attempt)
                 if delay < self._remaining():

@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
@@ -386,10 +387,15 @@ def test_a_malformed_medication_answer_is_uncertain_never_a_500_or_safe(
     assert "MedicationStatement: the FHIR server&#39;s answer could not be read" in page
 
 
-def test_a_truncated_medication_answer_is_uncertain(browser, fhir) -> None:
+@pytest.mark.parametrize(
+    "body",
+    ['{"resourceType": "Bundle", "entr', requests.exceptions.ChunkedEncodingError("cut off")],
+    ids=["truncated JSON", "body cut off by the network"],
+)
+def test_a_truncated_medication_answer_is_uncertain(browser, fhir, body) -> None:
     fhir.chart()
     fhir.http.remove("GET", f"{ISS}/MedicationStatement")
-    fhir.http.get(f"{ISS}/MedicationStatement", body='{"resourceType": "Bundle", "entr')
+    fhir.http.get(f"{ISS}/MedicationStatement", body=body)
     status, page = review_page(browser)
     assert (status, status_of(page)) == (200, "uncertain")
 
