@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, unquote
 
 from cds_hooks.errors import NotFound
 
@@ -36,13 +36,17 @@ class ServiceDefinition:
     prefetch: Mapping[str, str]
 
     def prefetch_query(self, key: str, context: Mapping[str, Any]) -> PrefetchQuery:
-        """Fill the template ``key`` with ``context`` values (only root-level primitives)."""
+        """Fill the template ``key`` with ``context`` values (only root-level primitives).
+
+        Each value is URL-encoded into the template, so it stays one value of one parameter
+        (``"1&_tag=x"`` searches for that patient id, it never adds a parameter).
+        """
 
         def token(match: re.Match[str]) -> str:
             value = context.get(match.group(1))
             if not isinstance(value, str | int | float) or isinstance(value, bool):
                 raise KeyError(match.group(1))
-            return str(value)
+            return quote(str(value), safe="")
 
         template = self.prefetch[key]
         path, _, query = _TOKEN.sub(token, template).partition("?")
@@ -50,7 +54,7 @@ class ServiceDefinition:
         return PrefetchQuery(
             key=key,
             resource_type=resource_type,
-            resource_id=resource_id or None,
+            resource_id=unquote(resource_id) or None,
             params=tuple(parse_qsl(query, keep_blank_values=True)),
         )
 

@@ -4,7 +4,9 @@ one hard deadline for all queries together (the EHR gives up quietly after a few
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -13,11 +15,19 @@ import requests
 
 from cds_hooks.discovery import PrefetchQuery
 from clinical.records import Source
-from fhir_client import FhirClient, FhirError
+from fhir_client import FhirClient, FhirError, FhirMalformedAnswer
+
+log = logging.getLogger("ldn.cds_hooks.fetch")
 
 # Referenced Medication resources come along with the medication records that name them (the
 # prefetch query subset does not allow _include, a direct search does).
 _INCLUDES = {str(source): f"{source}:medication" for source in Source}
+
+
+def includes_for(resource_type: str) -> tuple[str, ...]:
+    """Return the ``_include`` values a search of ``resource_type`` is sent with."""
+    include = _INCLUDES.get(resource_type)
+    return (include,) if include else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,19 +38,27 @@ class Fetched:
     failure: str | None = None
 
 
-def _run(base_url: str, token: str | None, query: PrefetchQuery, timeout: float) -> Fetched:
+def _run(base_url: str, token: str | None, query: PrefetchQuery, deadline: float) -> Fetched:
     with requests.Session() as session:
         # No retries: a Retry-After wait would outlast the deadline anyway.
-        client = FhirClient(base_url, token=token, session=session, timeout=timeout, max_retries=0)
+        client = FhirClient(
+            base_url,
+            token=token,
+            session=session,
+            timeout=max(0.0, deadline - time.monotonic()),
+            max_retries=0,
+            deadline=deadline,
+        )
         try:
             if query.resource_id is not None:
                 return Fetched((client.read(query.resource_type, query.resource_id),))
             params: dict[str, list[str]] = {}
             for name, value in query.params:
                 params.setdefault(name, []).append(value)
-            if query.resource_type in _INCLUDES:
-                params.setdefault("_include", []).append(_INCLUDES[query.resource_type])
+            params.setdefault("_include", []).extend(includes_for(query.resource_type))
             return Fetched(tuple(client.search(query.resource_type, params)))
+        except FhirMalformedAnswer as exc:
+            return Fetched(failure=f"the FHIR server's answer could not be read ({exc.message})")
         except FhirError as exc:
             # FhirError messages name the interaction and status only, never ids or the token.
             return Fetched(failure=f"the FHIR server could not answer ({exc.message})")
@@ -55,9 +73,9 @@ def fetch_all(
     if not queries:
         return {}
     executor = ThreadPoolExecutor(max_workers=len(queries), thread_name_prefix="cds-fetch")
-    futures = {
-        executor.submit(_run, base_url, token, query, deadline): query.key for query in queries
-    }
+    # One moment for every query: a straggler stops reading at the deadline too.
+    ends = time.monotonic() + deadline
+    futures = {executor.submit(_run, base_url, token, query, ends): query.key for query in queries}
     try:
         done, _late = wait(futures, timeout=deadline)
     finally:
@@ -66,7 +84,20 @@ def fetch_all(
     results: dict[str, Fetched] = {}
     for future, key in futures.items():
         if future in done:
-            results[key] = future.result()  # an unexpected error propagates: 503, never "clear"
+            results[key] = _result(future.result, key)
         else:
             results[key] = Fetched(failure=f"no answer from the FHIR server within {deadline:g} s")
     return results
+
+
+def _result(result: Callable[[], Fetched], key: str) -> Fetched:
+    """Return a query's result; an unexpected error fails that source only, never the call."""
+    try:
+        return result()
+    except Exception as error:  # noqa: BLE001 (one broken source must not hide the others)
+        log.error(
+            "FHIR query failed unexpectedly: %s",
+            type(error).__name__,
+            extra={"event": "fhir-fetch-error", "path": key},
+        )
+        return Fetched(failure="the FHIR server's answer could not be read")

@@ -3,8 +3,9 @@
 * key present with data: use it;
 * key present with ``null``: the client ran the query and found nothing, so the patient has
   none of that resource on file (read, zero records);
-* key present with an OperationOutcome, or a Bundle the client did not finish (a ``next``
-  link, an error issue): the client failed, so fetch it;
+* key present with an OperationOutcome, a Bundle the client did not finish (a ``next``
+  link, an error issue), or anything but a well-formed searchset of the type asked for: the
+  client failed, so fetch it;
 * key missing: the client did not prefetch it, so fetch it.
 
 Fetching needs a ``fhirServer`` on the allowlist. Each source ends either read (with where it
@@ -22,8 +23,14 @@ from typing import Any
 from cds_hooks.config import CdsSettings
 from cds_hooks.discovery import ServiceDefinition
 from cds_hooks.errors import DataUnavailable, InvalidRequest
-from cds_hooks.fetch import Fetched, fetch_all
+from cds_hooks.fetch import Fetched, fetch_all, includes_for
 from cds_hooks.request import HookRequest
+from fhir_profiles.searchset import (
+    MalformedSearchset,
+    check_all_read,
+    include_targets,
+    read_searchset_page,
+)
 
 log = logging.getLogger("ldn.cds_hooks.prefetch")
 
@@ -68,48 +75,25 @@ class ResolvedData:
     sources: Mapping[str, Source]
 
 
-def _issue_failure(bundle: Mapping[str, Any]) -> bool:
-    for entry in bundle.get("entry", []):
-        resource = entry.get("resource") if isinstance(entry, Mapping) else None
-        if isinstance(resource, Mapping) and resource.get("resourceType") == "OperationOutcome":
-            issues = resource.get("issue", [])
-            if any(
-                i.get("severity") in ("error", "fatal") for i in issues if isinstance(i, Mapping)
-            ):
-                return True
-    return False
-
-
 def _from_prefetch(key: str, resource_type: str, value: Mapping[str, Any] | None) -> Source | str:
-    """Return the source read from the prefetch, or why it must be fetched instead."""
+    """Return the source read from the prefetch, or why it must be fetched instead.
+
+    The prefetch is checked exactly as a FHIR server's answer is (``fhir_profiles.searchset``):
+    anything but a well-formed searchset read in full is a failure, never "no records".
+    """
     if value is None:
         return Source(key, resource_type, (), FROM_PREFETCH)
-    kind = value["resourceType"]
-    if kind == "OperationOutcome":
+    if value.get("resourceType") == "OperationOutcome":
         return "the EHR's prefetch failed"
-    if kind == resource_type:
-        return Source(key, resource_type, (value,), FROM_PREFETCH)
-    if kind != "Bundle":
-        raise InvalidRequest(
-            f"prefetch.{key} holds a {kind}; expected a Bundle of {resource_type} or null",
-            path=f"prefetch.{key}",
-        )
-    for field in ("entry", "link"):
-        if not isinstance(value.get(field, []), list):
-            path = f"prefetch.{key}.{field}"
-            raise InvalidRequest(f"{path} must be an array", path=path)
-    links = [link for link in value.get("link", []) if isinstance(link, Mapping)]
-    if any(link.get("relation") == "next" for link in links):
-        return "the EHR's prefetch held only the first page"
-    if _issue_failure(value):
-        return "the EHR's prefetch reported an error"
-    entries = value.get("entry", [])
-    resources = tuple(
-        e["resource"]
-        for e in entries
-        if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
-    )
-    return Source(key, resource_type, resources, FROM_PREFETCH)
+    included = include_targets(includes_for(resource_type))
+    try:
+        page = read_searchset_page(value, resource_type, included=included)
+        if page.next_url is not None:
+            return "the EHR's prefetch held only the first page"
+        check_all_read(page.total, page.matches)
+    except MalformedSearchset as exc:
+        return f"the EHR's prefetch could not be read ({exc})"
+    return Source(key, resource_type, page.resources, FROM_PREFETCH)
 
 
 def check_patient(hook: HookRequest) -> None:

@@ -19,6 +19,7 @@ import orjson
 
 from cds_hooks.discovery import ServiceDefinition
 from cds_hooks.errors import InvalidRequest
+from fhir_profiles.syntax import is_fhir_id
 
 # A JSON escape of a UTF-16 surrogate: only then can a body hold a lone surrogate, which is no text.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -150,6 +151,15 @@ def _optional_str(obj: Mapping[str, Any], key: str, prefix: str = "") -> str | N
     return value
 
 
+def _fhir_id(value: str | None, path: str) -> str | None:
+    """Refuse an id that is not FHIR id syntax: it goes into the service's FHIR queries."""
+    if value is not None and not is_fhir_id(value):
+        raise InvalidRequest(
+            f"{path} must be a FHIR id (1 to 64 letters, digits, '-' or '.')", path=path
+        )
+    return value
+
+
 def _url(value: str, path: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -255,8 +265,14 @@ def parse_hook_request(body: object, service: ServiceDefinition) -> HookRequest:
         hook=hook,
         hook_instance=hook_instance,
         user_id=_required(context, "userId", str, "a string", "context."),
-        patient_id=_required(context, "patientId", str, "a string", "context."),
-        encounter_id=_optional_str(context, "encounterId", "context."),
+        patient_id=str(
+            _fhir_id(
+                _required(context, "patientId", str, "a string", "context."), "context.patientId"
+            )
+        ),
+        encounter_id=_fhir_id(
+            _optional_str(context, "encounterId", "context."), "context.encounterId"
+        ),
         selections=(_selections(context, draft_orders) if hook in _HOOKS_WITH_SELECTIONS else ()),
         draft_orders=draft_orders,
         fhir_server=fhir_server,

@@ -4,6 +4,7 @@ from fhir_client.client import FhirClient
 from fhir_client.errors import (
     FhirError,
     FhirForbidden,
+    FhirMalformedAnswer,
     FhirNotFound,
     FhirPagingRefused,
     FhirServerError,
@@ -15,6 +16,7 @@ __all__ = [
     "FhirClient",
     "FhirError",
     "FhirForbidden",
+    "FhirMalformedAnswer",
     "FhirNotFound",
     "FhirPagingRefused",
     "FhirServerError",

@@ -1,34 +1,58 @@
-"""The one FHIR R4 REST client: read, search (following ``next``), create, transaction, delete."""
+"""The one FHIR R4 REST client: read, search (following ``next``), create, transaction, delete.
+
+Every answer is checked before a caller sees it (DESIGN.md section 7): strict JSON, the resource
+type that was asked for, and for searches a well-formed searchset read to its end
+(``fhir_profiles.searchset``). Anything else raises a ``FhirError``, never an empty result. An
+optional ``deadline`` (a ``time.monotonic()`` value) bounds everything one client does: requests,
+retry waits and the reading of answers.
+"""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
 
+from fhir_client import strict_json
 from fhir_client.errors import (
     FhirError,
+    FhirMalformedAnswer,
     FhirPagingRefused,
     FhirUnavailable,
     error_for_status,
 )
+from fhir_profiles.searchset import (
+    MalformedSearchset,
+    check_all_read,
+    include_targets,
+    read_searchset_page,
+)
+from fhir_profiles.syntax import is_fhir_id, is_resource_type
 
 FHIR_JSON = "application/fhir+json"
 RETRYABLE_STATUSES = frozenset({429, 503})
-# FHIR R4 id and resource type syntax (http://hl7.org/fhir/R4/datatypes.html#id): anything else
-# would let a caller's value escape the intended path.
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_CHUNK = 64 * 1024
+_CODE = re.compile(r"[a-z][a-z\-]{0,39}")
 
 Json = dict[str, Any]
 SearchParams = Mapping[str, str | Sequence[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """An HTTP answer read in full (within the size limit and the deadline)."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
 
 
 class FhirClient:
@@ -44,6 +68,8 @@ class FhirClient:
         max_retries: int = 2,
         max_pages: int = 50,
         max_retry_wait: float = 10.0,
+        max_body_bytes: int = 64 * 1024 * 1024,
+        deadline: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         parts = urlsplit(base_url)
@@ -56,6 +82,8 @@ class FhirClient:
         self._max_retries = max_retries
         self._max_pages = max_pages
         self._max_retry_wait = max_retry_wait
+        self._max_body_bytes = max_body_bytes
+        self._deadline = deadline
         self._sleep = sleep
 
     def __repr__(self) -> str:
@@ -63,66 +91,80 @@ class FhirClient:
         return f"FhirClient({self.base_url!r})"
 
     def read(self, resource_type: str, resource_id: str) -> Json:
-        """Read one resource by type and id."""
+        """Read one resource by type and id; anything but that resource is an error."""
+        what = f"read {resource_type}"
         url = f"{self._type_url(resource_type)}/{_checked_id(resource_id)}"
-        return self._json(self._send("GET", url, what=f"read {resource_type}"))
-
-    def search_bundle(self, resource_type: str, params: SearchParams | None = None) -> Json:
-        """Run a search and return its first Bundle page as sent."""
-        response = self._send(
-            "GET", self._type_url(resource_type), what=f"search {resource_type}", params=params
-        )
-        return self._bundle(response, f"search {resource_type}")
+        value = self._json(self._send("GET", url, what=what), what)
+        if value["resourceType"] != resource_type or value.get("id") != resource_id:
+            raise FhirMalformedAnswer(200, None, f"{what}: the answer is another resource")
+        return value
 
     def search(self, resource_type: str, params: SearchParams | None = None) -> list[Json]:
-        """Run a search and return every entry's resource (matches and includes), all pages."""
+        """Run a search and return every entry's resource (matches and includes), all pages.
+
+        Raises FhirMalformedAnswer unless every page is a well-formed searchset of
+        ``resource_type`` (or of a type ``_include`` asked for) and ``total`` was read in full.
+        """
         what = f"search {resource_type}"
-        bundle = self.search_bundle(resource_type, params)
-        resources = _entry_resources(bundle)
-        for _page in range(1, self._max_pages):
-            next_url = _next_link(bundle)
-            if next_url is None:
-                return resources
-            bundle = self._bundle(
-                self._send("GET", self._same_server(next_url, what), what=what), what
-            )
-            resources.extend(_entry_resources(bundle))
-        if _next_link(bundle) is not None:
-            raise FhirPagingRefused(
-                None, None, f"{what}: more than {self._max_pages} pages; not read to the end"
-            )
-        return resources
+        included = include_targets(_values(params, "_include"))
+        url, query = self._type_url(resource_type), params
+        resources: list[Json] = []
+        matches, total = 0, None
+        seen: set[str] = set()
+        for page_number in range(self._max_pages):
+            answer = self._send("GET", url, what=what, params=query)
+            try:
+                page = read_searchset_page(
+                    self._json(answer, what), resource_type, included=included
+                )
+                total = page.total if page_number == 0 else total
+                matches += page.matches
+                resources.extend(cast(Sequence[Json], page.resources))
+                if page.next_url is None:
+                    check_all_read(total, matches)
+                    return resources
+            except MalformedSearchset as exc:
+                raise FhirMalformedAnswer(answer.status, None, f"{what}: {exc}") from exc
+            url, query = self._same_server(page.next_url, what), None
+            if url in seen:
+                raise FhirPagingRefused(None, None, f"{what}: the next link loops back")
+            seen.add(url)
+        raise FhirPagingRefused(
+            None, None, f"{what}: more than {self._max_pages} pages; not read to the end"
+        )
 
     def create(self, resource: Json, *, if_none_exist: str | None = None) -> Json:
         """Create a resource; with ``if_none_exist`` (a search query), only if none matches."""
         resource_type = str(resource.get("resourceType", ""))
+        what = f"create {resource_type}"
         headers = {"Prefer": "return=representation"}
         if if_none_exist is not None:
             headers["If-None-Exist"] = if_none_exist
-        response = self._send(
-            "POST",
-            self._type_url(resource_type),
-            what=f"create {resource_type}",
-            body=resource,
-            headers=headers,
+        answer = self._send(
+            "POST", self._type_url(resource_type), what=what, body=resource, headers=headers
         )
-        if response.content:
-            return self._json(response)
+        if answer.content:
+            return self._json(answer, what)
         # A server may answer with no body: the Location header still names what was created.
-        return _from_location(resource_type, response.headers.get("Location", ""))
+        return _from_location(resource_type, answer.headers.get("Location", ""))
 
     def transaction(self, bundle: Json) -> Json:
         """Post a transaction Bundle: every entry succeeds or none does."""
         if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
             raise ValueError("a transaction needs a Bundle of type 'transaction'")
-        response = self._send(
+        answer = self._send(
             "POST",
             self.base_url,
             what="transaction",
             body=bundle,
             headers={"Prefer": "return=representation"},
         )
-        return self._bundle(response, "transaction")
+        value = self._json(answer, "transaction")
+        if value["resourceType"] != "Bundle" or value.get("type") != "transaction-response":
+            raise FhirMalformedAnswer(
+                answer.status, None, "transaction: the answer is not a transaction-response"
+            )
+        return value
 
     def delete(self, resource_type: str, resource_id: str) -> None:
         """Delete one resource by type and id."""
@@ -131,7 +173,8 @@ class FhirClient:
 
     def capabilities(self) -> Json:
         """Return the server's CapabilityStatement."""
-        return self._json(self._send("GET", f"{self.base_url}/metadata", what="capabilities"))
+        what = "capabilities"
+        return self._json(self._send("GET", f"{self.base_url}/metadata", what=what), what)
 
     # -- HTTP -----------------------------------------------------------------------------
 
@@ -144,7 +187,7 @@ class FhirClient:
         params: SearchParams | None = None,
         body: Json | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> requests.Response:
+    ) -> _Answer:
         request_headers = {"Accept": FHIR_JSON, **(headers or {})}
         if body is not None:
             request_headers["Content-Type"] = FHIR_JSON
@@ -162,25 +205,68 @@ class FhirClient:
                     params=params,
                     data=data,
                     headers=request_headers,
-                    timeout=self._timeout,
+                    timeout=self._request_timeout(what),
                     # A redirect could carry the token to another host.
                     allow_redirects=False,
+                    stream=True,
                 )
             except requests.Timeout as exc:
                 # A slow server is not retried: callers such as the CDS service have a deadline.
                 raise FhirUnavailable(None, None, f"{what}: no answer in time") from exc
             except requests.ConnectionError as exc:
-                if last:
+                delay = self._backoff(attempt)
+                if last or delay >= self._remaining():
                     raise FhirUnavailable(None, None, f"{what}: server unreachable") from exc
-                self._sleep(self._backoff(attempt))
+                self._sleep(delay)
                 continue
+            except requests.RequestException as exc:  # a cut-off or unreadable answer
+                raise FhirUnavailable(None, None, f"{what}: answer cut off") from exc
             if response.status_code in RETRYABLE_STATUSES and not last:
-                self._sleep(self._retry_delay(response, attempt))
-                continue
-            if response.status_code >= 300:
-                raise _error(response, what)
-            return response
+                delay = self._retry_delay(response, attempt)
+                if delay < self._remaining():
+                    response.close()
+                    self._sleep(delay)
+                    continue
+            answer = self._read(response, what)
+            if answer.status >= 300:
+                raise _error(answer, what)
+            return answer
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _read(self, response: requests.Response, what: str) -> _Answer:
+        """Read the body within the size limit and the deadline; a cut-off body is no answer."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(_CHUNK):
+                size += len(chunk)
+                if size > self._max_body_bytes:
+                    raise FhirMalformedAnswer(
+                        response.status_code,
+                        None,
+                        f"{what}: answer larger than {self._max_body_bytes} bytes",
+                    )
+                if self._remaining() <= 0:
+                    raise FhirUnavailable(None, None, f"{what}: answer not read in time")
+                chunks.append(chunk)
+        except requests.Timeout as exc:
+            raise FhirUnavailable(None, None, f"{what}: answer not read in time") from exc
+        except requests.RequestException as exc:  # a connection reset or a cut-off body
+            raise FhirUnavailable(None, None, f"{what}: answer cut off") from exc
+        finally:
+            response.close()
+        return _Answer(response.status_code, response.headers, b"".join(chunks))
+
+    def _remaining(self) -> float:
+        if self._deadline is None:
+            return float("inf")
+        return self._deadline - time.monotonic()
+
+    def _request_timeout(self, what: str) -> float:
+        remaining = self._remaining()
+        if remaining <= 0:
+            raise FhirUnavailable(None, None, f"{what}: no time left to ask")
+        return min(self._timeout, remaining)
 
     def _backoff(self, attempt: int) -> float:
         return float(min(0.5 * 2**attempt, self._max_retry_wait))
@@ -192,7 +278,7 @@ class FhirClient:
         return min(seconds, self._max_retry_wait)
 
     def _type_url(self, resource_type: str) -> str:
-        if not _TYPE.fullmatch(resource_type):
+        if not is_resource_type(resource_type):
             raise ValueError(f"not a FHIR resource type: {resource_type!r}")
         return f"{self.base_url}/{resource_type}"
 
@@ -205,19 +291,13 @@ class FhirClient:
             raise FhirPagingRefused(None, None, f"{what}: next link leaves the FHIR server")
         return absolute
 
-    def _json(self, response: requests.Response) -> Json:
+    def _json(self, answer: _Answer, what: str) -> Json:
         try:
-            value = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise FhirError(response.status_code, None, "answer is not FHIR JSON") from exc
-        if not isinstance(value, dict) or "resourceType" not in value:
-            raise FhirError(response.status_code, None, "answer is not a FHIR resource")
-        return value
-
-    def _bundle(self, response: requests.Response, what: str) -> Json:
-        value = self._json(response)
-        if value["resourceType"] != "Bundle":
-            raise FhirError(response.status_code, None, f"{what}: answer is not a Bundle")
+            value = strict_json.loads(answer.content)
+        except strict_json.InvalidJson as exc:
+            raise FhirMalformedAnswer(answer.status, None, f"{what}: {exc}") from exc
+        if not isinstance(value, dict) or not is_resource_type(value.get("resourceType")):
+            raise FhirMalformedAnswer(answer.status, None, f"{what}: answer is not a resource")
         return value
 
 
@@ -235,36 +315,34 @@ def retry_after_seconds(value: str | None, *, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _error(response: requests.Response, what: str) -> FhirError:
-    outcome = _operation_outcome(response.content)
+def _error(answer: _Answer, what: str) -> FhirError:
+    outcome = _operation_outcome(answer.content)
     issue = ""
-    if outcome and outcome.get("issue"):
-        first = outcome["issue"][0]
-        issue = f" ({first.get('severity', '?')}: {first.get('code', '?')})"
-    return error_for_status(
-        response.status_code, outcome, f"{what}: HTTP {response.status_code}{issue}"
-    )
+    issues = outcome.get("issue") if outcome else None
+    if isinstance(issues, list) and issues and isinstance(issues[0], dict):
+        first = issues[0]
+        issue = f" ({_word(first.get('severity'))}: {_word(first.get('code'))})"
+    return error_for_status(answer.status, outcome, f"{what}: HTTP {answer.status}{issue}")
+
+
+def _word(value: object) -> str:
+    # Severity and code are FHIR codes; anything else is not echoed into a message.
+    return value if isinstance(value, str) and _CODE.fullmatch(value) else "?"
 
 
 def _operation_outcome(content: bytes) -> dict[str, Any] | None:
     try:
-        value = orjson.loads(content)
-    except orjson.JSONDecodeError:
+        value = strict_json.loads(content)
+    except strict_json.InvalidJson:
         return None
     if isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
         return value
     return None
 
 
-def _entry_resources(bundle: Json) -> list[Json]:
-    return [entry["resource"] for entry in bundle.get("entry", []) if "resource" in entry]
-
-
-def _next_link(bundle: Json) -> str | None:
-    for link in bundle.get("link", []):
-        if link.get("relation") == "next" and link.get("url"):
-            return str(link["url"])
-    return None
+def _values(params: SearchParams | None, name: str) -> tuple[str, ...]:
+    value = (params or {}).get(name, ())
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -274,7 +352,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _checked_id(resource_id: str) -> str:
-    if not _ID.fullmatch(resource_id):
+    if not is_fhir_id(resource_id):
         raise ValueError("not a FHIR resource id")
     return resource_id
 

@@ -39,6 +39,11 @@ class FhirUnavailable(FhirError):
     """No answer: the server could not be reached or did not answer in time."""
 
 
+class FhirMalformedAnswer(FhirError):
+    """The server answered, but not with FHIR as asked: bad or ambiguous JSON, another resource
+    than the one read, or a search answer that is not a well-formed searchset read in full."""
+
+
 class FhirPagingRefused(FhirError):
     """A search was not followed to its end: too many pages, or a ``next`` link off the server."""
 

@@ -19,14 +19,13 @@ from fhir_profiles.artefacts import (
     CAREPLAN_IDENTIFIER_SYSTEM,
     DOCUMENTREFERENCE_IDENTIFIER_SYSTEM,
 )
+from fhir_profiles.syntax import ID_SYNTAX, is_fhir_id
 
-# FHIR R4 id: 1-64 of letters, digits, '-' and '.' (datatypes, "id").
-_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 # A literal reference: relative ``Type/id`` or absolute ``http(s)://base/Type/id``, either with an
 # optional ``/_history/version``.
 _LITERAL_REFERENCE = re.compile(
-    r"(?:https?://[^\s/]+(?:/[^\s/]+)*/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})"
-    r"(?:/_history/[A-Za-z0-9\-.]{1,64})?"
+    rf"(?:https?://[^\s/]+(?:/[^\s/]+)*/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>{ID_SYNTAX})"
+    rf"(?:/_history/{ID_SYNTAX})?"
 )
 _URN_UUID = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -102,7 +101,7 @@ def reference_type(reference: str, what: str) -> str:
 
 def check_fhir_id(value: str, what: str) -> str:
     """Return ``value`` if it is a valid FHIR id (letters, digits, '-', '.', at most 64)."""
-    if not isinstance(value, str) or _FHIR_ID.fullmatch(value) is None:
+    if not is_fhir_id(value):
         raise InvalidResourceInput(
             f"The {what} id must be 1 to 64 letters, digits, '-' or '.', not {value!r}."
         )

@@ -1,10 +1,16 @@
-"""Structured JSON logs on stderr: one object per line, never a token or patient data."""
+"""Structured JSON logs on stderr: one object per line, never a token or patient data.
+
+A record with an exception keeps the exception's type and where it was raised (file, line and
+function of each frame), never its message or arguments: those may quote a token or a patient.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+import traceback
+from types import TracebackType
 
 from flask import Flask
 
@@ -15,7 +21,7 @@ class JsonFormatter(logging.Formatter):
     SAFE_EXTRAS = ("event", "status", "hook", "service", "duration_ms", "cards", "path", "method")
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
@@ -24,7 +30,15 @@ class JsonFormatter(logging.Formatter):
         for key in self.SAFE_EXTRAS:
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
+        if record.exc_info and record.exc_info[0] is not None:
+            kind, _, trace = record.exc_info
+            entry["exception"] = f"{kind.__module__}.{kind.__qualname__}"
+            entry["frames"] = _frames(trace)
         return json.dumps(entry, default=str)
+
+
+def _frames(trace: TracebackType | None) -> list[str]:
+    return [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(trace)]
 
 
 def configure_logging(app: Flask) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from fhir_profiles.syntax import FHIR_ID, ID_SYNTAX, RESOURCE_TYPE
 from sandbox.auth import Interaction, TokenInfo
 
 # Resources that belong to no patient's compartment: patient/ scopes reach them (a policy the
@@ -39,9 +40,7 @@ SHARED_TYPES = frozenset(
 )
 # The elements that tie a resource to its patient, in the order they are looked at.
 _PATIENT_ELEMENTS = ("subject", "patient", "beneficiary")
-_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-_PATIENT_REFERENCE = re.compile(r"Patient/([A-Za-z0-9\-.]{1,64})")
+_PATIENT_REFERENCE = re.compile(rf"Patient/({ID_SYNTAX})")
 
 Params = tuple[tuple[str, str], ...]
 Json = Mapping[str, Any]
@@ -86,7 +85,7 @@ def parse_operation(
     method: str, segments: Sequence[str], params: Params, body: Json | None
 ) -> Operation:
     """Classify a request below the FHIR base (``segments`` = the path split on ``/``)."""
-    if not segments or not _TYPE.fullmatch(segments[0]):
+    if not segments or not RESOURCE_TYPE.fullmatch(segments[0]):
         raise BadFhirRequest("The path must start with a FHIR resource type.")
     resource_type, rest = segments[0], list(segments[1:])
     if method == "POST" and rest == ["_search"]:
@@ -101,12 +100,12 @@ def parse_operation(
         resource = _body(resource_type, body) if interaction in ("c", "u") else None
         return Operation(interaction, resource_type, params=params, resource=resource)
     resource_id = rest.pop(0)
-    if not _ID.fullmatch(resource_id):
+    if not FHIR_ID.fullmatch(resource_id):
         raise BadFhirRequest("The resource id is not a valid FHIR id.")
     if rest and (method != "GET" or rest[0] != "_history" or len(rest) > 2):
         raise BadFhirRequest("Only read, vread and instance history are supported here.")
     if rest:
-        if len(rest) == 2 and not _ID.fullmatch(rest[1]):
+        if len(rest) == 2 and not FHIR_ID.fullmatch(rest[1]):
             raise BadFhirRequest("The version id is not a valid FHIR id.")
         return Operation("r", resource_type, resource_id, history=True)
     if method == "GET":

@@ -26,6 +26,8 @@ def init_app(app: Flask) -> None:
     # Launches per client address (a discovery fetch and a session each); see docs/smart-app.md.
     app.config.setdefault("SMART_LAUNCH_RATE_LIMIT", "60/minute")
     app.config.setdefault("RATE_LIMIT_STORAGE_URI", "memory://")
+    # All FHIR requests behind one page (reads, or a save and its read-back) share this.
+    app.config.setdefault("SMART_FHIR_DEADLINE_SECONDS", 8.0)
     # The day the pages reason about; code (never the environment) may pin another, and the
     # CDS service reads the same setting so the card and the app judge the same day.
     app.config.setdefault("TODAY", date.today)

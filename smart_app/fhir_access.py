@@ -1,4 +1,9 @@
-"""The launch behind a page, with a fresh token, and the FHIR client that uses it."""
+"""The launch behind a page, with a fresh token, and the FHIR client that uses it.
+
+Each client has one deadline for everything it does (``SMART_FHIR_DEADLINE_SECONDS``): a page
+built from several reads answers within it even when the server is slow, and what was not read
+in time is a failure of that source, never an all-clear.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +32,15 @@ def open_launch(launch_id: str | None) -> LaunchContext:
 @contextmanager
 def fhir_client(ctx: LaunchContext) -> Iterator[FhirClient]:
     """Yield a FHIR client for the launch's server, authorised with its access token."""
+    deadline = float(current_app.config["SMART_FHIR_DEADLINE_SECONDS"])
     with requests.Session() as http:
-        yield FhirClient(ctx.iss, token=ctx.access_token, session=http, timeout=_timeout())
+        yield FhirClient(
+            ctx.iss,
+            token=ctx.access_token,
+            session=http,
+            timeout=min(_timeout(), deadline),
+            deadline=time.monotonic() + deadline,
+        )
 
 
 def _timeout() -> float:

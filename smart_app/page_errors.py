@@ -38,6 +38,28 @@ class ChartUnreadable(PageError):
     )
 
 
+class BadLaunchContext(PageError):
+    """The EHR's launch context names a patient or encounter by something that is not an id."""
+
+    title = "The EHR sent a patient or encounter the app cannot use"
+    next_step = (
+        "Open the app again from the patient's chart. If it keeps happening, tell your EHR "
+        "support desk: the launch named the patient in a way FHIR does not allow."
+    )
+
+
+class PageUnavailable(PageError):
+    """Something behind the page failed unexpectedly (the session store, for example)."""
+
+    status = 503
+    title = "The app could not finish this page"
+    next_step = (
+        "Nothing was saved to the chart by this step. Use your browser's Back button to return "
+        "to your entries, then try again in a minute; if it keeps happening, tell your support "
+        "desk."
+    )
+
+
 class CsrfRejected(PageError):
     """A POST came without this session's CSRF token (a forged or stale form)."""
 

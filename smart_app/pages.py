@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from clinical.conditions import classify_conditions
@@ -24,12 +25,14 @@ from fhir_profiles.evidence_render import summary_view
 from fhir_profiles.mapping import PatientBanner
 from smart_app.card_context import read_card_context
 from smart_app.chart import dose_chart
+from smart_app.errors import LaunchExpired
 from smart_app.fhir_access import fhir_client, open_launch
 from smart_app.launch import LaunchContext
 from smart_app.page_errors import (
     BadPlanLink,
     ChartUnreadable,
     PageError,
+    PageUnavailable,
     PlanNotFound,
     PlanNotPrintable,
 )
@@ -54,7 +57,7 @@ from smart_app.review import (
 )
 from smart_app.revision import Revision, RevisionUnknown, read_revision
 from smart_app.routes import bp
-from smart_app.save import SaveFailed, save_blockers, save_plan
+from smart_app.save import SaveFailed, after_failed_save, save_blockers, save_plan
 from smart_app.saved_plans import SavedPlan, find_saved_plan, find_saved_plans, schedule_of
 from smart_app.security import protect
 from smart_app.times import utc_text
@@ -141,9 +144,13 @@ def save() -> BaseResponse | tuple[str, int]:
     except RevisionUnknown as exc:
         why = f"{exc.explanation} The plan was not saved; everything you entered is kept."
         return _plan_page(launch_id, ctx, result, check, save_error=why), 502
-    except SaveFailed as exc:
-        log.warning("plan not saved", extra={"event": "smart_save_failed"})
-        return _plan_page(launch_id, ctx, result, check, save_error=exc.explanation), 502
+    except SaveFailed as failure:
+        # A fresh deadline: the save may have used all of its own.
+        with fhir_client(ctx) as client:
+            after = after_failed_save(client, result.chart.patient_id, check.form.plan_id, failure)
+        if not after.saved:
+            log.warning("plan not saved", extra={"event": "smart_save_failed"})
+            return _plan_page(launch_id, ctx, result, check, save_error=after.explanation), 502
     log.info("plan saved", extra={"event": "smart_plan_saved"})
     target = url_for("smart_app.saved_plan", launch_id=launch_id, plan_id=check.form.plan_id)
     return redirect(target, code=303)
@@ -275,6 +282,22 @@ def page_error(error: PageError) -> tuple[str, int]:
     return render_template("smart_app/error.html", error=error), error.status
 
 
+@bp.errorhandler(Exception)
+def unexpected_error(error: Exception) -> tuple[str, int] | HTTPException:
+    """Render any other failure (a session store that cannot be read...) as a designed page."""
+    if isinstance(error, HTTPException):
+        return error
+    # The JSON log keeps the exception's type and frames, never its message (PHI, tokens).
+    log.error(
+        "page failed unexpectedly: %s",
+        type(error).__name__,
+        exc_info=error,
+        extra={"event": "smart_page_unexpected", "status": PageUnavailable.status},
+    )
+    page = PageUnavailable("The app met an error it did not expect while preparing this page.")
+    return render_template("smart_app/error.html", error=page), page.status
+
+
 def _launch() -> tuple[str, LaunchContext]:
     launch_id = request.args.get("launch_id", "")
     return launch_id, open_launch(launch_id)
@@ -315,10 +338,15 @@ def _review_keeping_form() -> tuple[str, LaunchContext, Review, str | None]:
     try:
         with fhir_client(ctx) as client:
             chart = read_chart(client, ctx)
-    except ChartUnreadable as exc:
+    except (ChartUnreadable, LaunchExpired) as exc:
         why = (
             f"{exc.explanation} The plan was not saved and nothing was written; everything you "
-            "entered is kept. Try again when the FHIR server answers."
+            "entered is kept. "
+            + (
+                "Open the app again from the patient's chart to save it."
+                if isinstance(exc, LaunchExpired)
+                else "Try again when the FHIR server answers."
+            )
         )
         return launch_id, ctx, build_review(unreadable_chart(ctx, why), today(), knowledge()), why
     return launch_id, ctx, build_review(chart, today(), knowledge()), None

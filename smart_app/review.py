@@ -28,16 +28,17 @@ from clinical.exposure import ExposureState, OpioidExposure
 from clinical.knowledge import Knowledge, load_knowledge
 from clinical.records import ConditionRecord, MedicationRecord, Source
 from clinical.wording import ExposureWords, exposure_words
-from fhir_client import FhirClient, FhirError, FhirUnauthorized
+from fhir_client import FhirClient, FhirError, FhirMalformedAnswer, FhirUnauthorized
 from fhir_profiles.mapping import (
     PatientBanner,
     read_conditions,
     read_medication_records,
     read_patient,
 )
+from fhir_profiles.syntax import is_fhir_id
 from smart_app.errors import LaunchExpired
 from smart_app.launch import LaunchContext
-from smart_app.page_errors import ChartUnreadable, NoPatient
+from smart_app.page_errors import BadLaunchContext, ChartUnreadable, NoPatient
 
 # The medication sources of the opioid review, each with its referenced Medications included.
 MEDICATION_SOURCES = tuple(str(source) for source in Source)
@@ -99,10 +100,18 @@ def unreadable_chart(ctx: LaunchContext, why: str) -> Chart:
 
 
 def patient_of(ctx: LaunchContext) -> str:
-    """Return the launch's patient id, or raise NoPatient."""
+    """Return the launch's patient id; raise NoPatient, or BadLaunchContext for a non-id."""
     if not ctx.patient:
         raise NoPatient("The EHR did not say whose chart the app was opened for.")
+    check_launch_ids(ctx)
     return ctx.patient
+
+
+def check_launch_ids(ctx: LaunchContext) -> None:
+    """Refuse a launch whose patient or encounter is not FHIR id syntax (it goes into queries)."""
+    for what, value in (("patient", ctx.patient), ("encounter", ctx.encounter)):
+        if value is not None and not is_fhir_id(value):
+            raise BadLaunchContext(f"The {what} the EHR named is not a valid FHIR id.")
 
 
 def read_medications(
@@ -152,8 +161,14 @@ def _search(
     except FhirUnauthorized as exc:
         raise LaunchExpired("The EHR no longer accepts the app's access.") from exc
     except FhirError as exc:
-        # FhirError messages name the interaction and status only, never ids or the token.
-        return [], f"the FHIR server could not answer ({exc.message})"
+        return [], unread(exc)
+
+
+def unread(exc: FhirError) -> str:
+    """Say why a FHIR read gave nothing, by interaction and status only (never ids or tokens)."""
+    if isinstance(exc, FhirMalformedAnswer):
+        return f"the FHIR server's answer could not be read ({exc.message})"
+    return f"the FHIR server could not answer ({exc.message})"
 
 
 def read_banner(client: FhirClient, ctx: LaunchContext, notes: list[str]) -> PatientBanner | None:
@@ -166,10 +181,7 @@ def read_banner(client: FhirClient, ctx: LaunchContext, notes: list[str]) -> Pat
     except FhirUnauthorized as exc:
         raise LaunchExpired("The EHR no longer accepts the app's access.") from exc
     except FhirError as exc:
-        notes.append(f"Patient details: the FHIR server could not answer ({exc.message})")
-        return None
-    except ValueError:
-        notes.append("Patient details: the EHR's patient id is not a valid FHIR id")
+        notes.append(f"Patient details: {unread(exc)}")
         return None
     result = read_patient(resource)
     if not result.records:

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.auth.models import FHIR_ID, USER_REFERENCE
+from fhir_profiles.syntax import FHIR_ID, ID_SYNTAX
+from sandbox.auth.models import USER_REFERENCE
 from sandbox.auth.store import ExpiringMap, SandboxDatabase
 
-_REFERENCE = re.compile(r"[A-Z][A-Za-z]{0,63}/[A-Za-z0-9\-.]{1,64}")
+_REFERENCE = re.compile(rf"[A-Z][A-Za-z]{{0,63}}/{ID_SYNTAX}")
 # The most appContext a launch carries, in UTF-8 bytes: it rides in every token response.
 APP_CONTEXT_LIMIT = 4096
 

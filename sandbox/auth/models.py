@@ -12,6 +12,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, KeySetSerialization
 
+from fhir_profiles.syntax import ID_SYNTAX
 from sandbox.auth.scopes import Scopes, narrow_scope
 
 PUBLIC = "none"
@@ -27,9 +28,8 @@ DEFAULT_CLIENT_SCOPE = (
 )
 
 # A FHIR id, and a reference to a resource that can be a SMART user (fhirUser).
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 USER_REFERENCE = re.compile(
-    r"(Practitioner|PractitionerRole|Patient|RelatedPerson|Person)/[A-Za-z0-9\-.]{1,64}"
+    rf"(Practitioner|PractitionerRole|Patient|RelatedPerson|Person)/{ID_SYNTAX}"
 )
 
 

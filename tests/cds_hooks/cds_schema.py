@@ -11,6 +11,8 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+from fhir_profiles.syntax import ID_SYNTAX
+
 INDICATORS = {"info", "warning", "critical"}
 SELECTION_BEHAVIORS = {"at-most-one", "any"}
 ACTION_TYPES = {"create", "update", "delete"}
@@ -167,7 +169,7 @@ def _action_problems(action: dict[str, Any], where: str) -> list[str]:
     if kind in ("create", "update") and not isinstance(action.get("resource"), dict):
         problems.append(f"{where}.resource: required for {kind}")
     if kind == "delete" and not re.fullmatch(
-        r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}", str(action.get("resourceId"))
+        rf"[A-Z][A-Za-z]+/{ID_SYNTAX}", str(action.get("resourceId"))
     ):
         problems.append(f"{where}.resourceId: a relative reference is required for delete")
     return problems

@@ -202,12 +202,15 @@ def hook_body(
 
 
 def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
-    """Return a searchset Bundle of ``resources``."""
+    """Return a searchset Bundle of ``resources`` (Medications as ``_include``d entries)."""
+    modes = ["include" if r["resourceType"] == "Medication" else "match" for r in resources]
     return {
         "resourceType": "Bundle",
         "type": "searchset",
-        "total": len(resources),
-        "entry": [{"resource": r} for r in resources],
+        "total": modes.count("match"),
+        "entry": [
+            {"resource": r, "search": {"mode": m}} for r, m in zip(resources, modes, strict=True)
+        ],
     }
 
 

@@ -297,20 +297,69 @@ def test_prefetched_patient_must_be_the_patient_in_context(settings: CdsSettings
     assert raised.value.path == "prefetch.patient"
 
 
-def test_prefetch_of_the_wrong_resource_type_is_refused(settings: CdsSettings) -> None:
-    prefetch = dict(FULL_PREFETCH, conditions={"resourceType": "Patient", "id": PATIENT_ID})
-    with pytest.raises(InvalidRequest) as raised:
-        _resolve(_hook(prefetch), settings)
-    assert raised.value.path == "prefetch.conditions"
+def _bundle(**fields: Any) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", **fields}
 
 
-def test_single_resource_prefetch_counts_as_one_record(settings: CdsSettings) -> None:
-    resolved = _resolve(_hook(dict(FULL_PREFETCH, medicationStatements=STATEMENT)), settings)
+OPIOID_ENTRY = {"resource": STATEMENT, "search": {"mode": "match"}}
+# Each answer a careless reader would take as "no medication statements" (issue 13).
+MALFORMED_PREFETCH = {
+    "entry is a string": _bundle(entry="abc"),
+    "entry is an object": _bundle(entry={"resource": STATEMENT}),
+    "entry is null": _bundle(entry=None),
+    "entry holds numbers": _bundle(entry=[1, 2, 3]),
+    "entry without resource": _bundle(entry=[{"fullUrl": "MedicationStatement/ms-1"}]),
+    "entry of another type": _bundle(entry=[{"resource": CONDITION}]),
+    "total above what was sent": _bundle(total=3, entry=[]),
+    "transaction-response": {"resourceType": "Bundle", "type": "transaction-response"},
+    "next link without url": _bundle(entry=[OPIOID_ENTRY], link=[{"relation": "next"}]),
+    "link is a string list": _bundle(entry=[OPIOID_ENTRY], link=["x"]),
+    "outcome whose issue is not a list": _bundle(
+        entry=[{"resource": {**OUTCOME, "issue": "x"}, "search": {"mode": "outcome"}}]
+    ),
+    "outcome with an error": _bundle(entry=[{"resource": OUTCOME, "search": {"mode": "outcome"}}]),
+    "a single resource, not a search": STATEMENT,
+    "another resource": {"resourceType": "Patient", "id": PATIENT_ID},
+}
+
+
+@pytest.mark.parametrize("broken", MALFORMED_PREFETCH.values(), ids=MALFORMED_PREFETCH.keys())
+def test_a_malformed_prefetch_is_a_failed_source_never_none_on_file(
+    settings: CdsSettings, mocked: responses.RequestsMock, broken: Any
+) -> None:
+    # Without a server to fetch from, the source stays failed: the check cannot say "clear".
+    prefetch = dict(FULL_PREFETCH, medicationStatements=broken)
+    resolved = _resolve(_hook(prefetch, server=None), settings)
+    statements = resolved.sources["medicationStatements"]
+    assert not statements.read
+    assert "prefetch could not be read" in str(statements.failure)
+    assert "no fhirServer" in str(statements.failure)
+
+
+@pytest.mark.parametrize("broken", MALFORMED_PREFETCH.values(), ids=MALFORMED_PREFETCH.keys())
+def test_a_malformed_fetch_answer_is_a_failed_source_never_none_on_file(
+    settings: CdsSettings, mocked: responses.RequestsMock, broken: Any
+) -> None:
+    _mock_fhir(mocked, "MedicationStatement", broken)
+    prefetch = {k: v for k, v in FULL_PREFETCH.items() if k != "medicationStatements"}
+    resolved = _resolve(_hook(prefetch), settings)
+    statements = resolved.sources["medicationStatements"]
+    assert not statements.read
+    assert "answer could not be read" in str(statements.failure)
+    assert resolved.sources["medicationRequests"].read
+
+
+def test_a_malformed_prefetch_is_fetched_from_the_server_instead(
+    settings: CdsSettings, mocked: responses.RequestsMock
+) -> None:
+    _mock_fhir(mocked, "MedicationStatement", searchset(STATEMENT))
+    prefetch = dict(FULL_PREFETCH, medicationStatements=_bundle(entry="abc"))
+    resolved = _resolve(_hook(prefetch), settings)
+    assert resolved.sources["medicationStatements"].origin == FROM_FHIR_SERVER
     assert resolved.sources["medicationStatements"].count == 1
 
 
-def test_prefetch_bundle_with_malformed_entries_is_refused(settings: CdsSettings) -> None:
-    broken = {"resourceType": "Bundle", "type": "searchset", "entry": 7}
-    with pytest.raises(InvalidRequest) as raised:
-        _resolve(_hook(dict(FULL_PREFETCH, medicationRequests=broken)), settings)
-    assert raised.value.path == "prefetch.medicationRequests.entry"
+def test_medications_included_in_a_prefetch_are_read(settings: CdsSettings) -> None:
+    resolved = _resolve(_hook(FULL_PREFETCH, server=None), settings)
+    assert resolved.sources["medicationRequests"].read
+    assert len(resolved.sources["medicationRequests"].resources) == 2

@@ -41,6 +41,15 @@ BAD_SIGN_REQUESTS = [
     ("context not an object", _set("context", []), "context"),
     ("patientId missing", _set("context.patientId", _DELETE), "context.patientId"),
     ("patientId a number", _set("context.patientId", 1288992), "context.patientId"),
+    ("patientId with a query", _set("context.patientId", "1&_tag=nomatch"), "context.patientId"),
+    ("patientId with a NUL", _set("context.patientId", "12\x0034"), "context.patientId"),
+    (
+        "patientId of 200,000 characters",
+        _set("context.patientId", "1" * 200_000),
+        "context.patientId",
+    ),
+    ("patientId with a slash", _set("context.patientId", "1/_history/2"), "context.patientId"),
+    ("encounterId with a space", _set("context.encounterId", "89 284"), "context.encounterId"),
     ("userId empty", _set("context.userId", " "), "context.userId"),
     ("encounterId a list", _set("context.encounterId", ["1"]), "context.encounterId"),
     ("draftOrders missing", _set("context.draftOrders", _DELETE), "context.draftOrders"),
@@ -169,3 +178,13 @@ def test_order_sign_looks_at_every_draft() -> None:
     hook = parse_hook_request(hook_body("order-sign"), find_service(SIGN))
     assert hook.selections == ()
     assert hook.is_selected("MedicationRequest/smart-MedicationRequest-103")
+
+
+def test_context_values_are_url_encoded_into_each_prefetch_query() -> None:
+    # Even a value the parser would refuse stays one value of one parameter once filled in.
+    query = find_service(SIGN).prefetch_query(
+        "medicationStatements", {"patientId": "1&_tag=nomatch"}
+    )
+    assert query.params == (("patient", "1&_tag=nomatch"),)
+    read = find_service(SIGN).prefetch_query("patient", {"patientId": "a/b?c"})
+    assert (read.resource_type, read.resource_id) == ("Patient", "a/b?c")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -130,9 +131,38 @@ def test_malformed_json_is_400(client: FlaskClient, sign: Signer) -> None:
     assert response.status_code == 400
     assert response.get_json() == {
         "error": "invalid-request",
-        "message": "The body is not valid JSON.",
+        "message": "The body is not valid JSON: the body is not JSON.",
         "path": "(body)",
     }
+
+
+def test_a_repeated_key_is_refused_never_read_last_wins(client: FlaskClient, sign: Signer) -> None:
+    # The same prefetch key twice: an opioid first, then nothing. Last-wins would say "clear".
+    body = hook_body(prefetch={"medicationRequests": None, "conditions": None})
+    opioid = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "MedicationStatement",
+                    "id": "ms-1",
+                    "status": "active",
+                    "medicationCodeableConcept": {"text": "oxycodone 5 mg tablet"},
+                }
+            }
+        ],
+    }
+    text = json.dumps(body)[:-2] + (
+        f', "medicationStatements": {json.dumps(opioid)}, "medicationStatements": null}}}}'
+    )
+    response = client.post(
+        HOOK_PATH,
+        data=text.encode(),
+        headers={**bearer(sign(HOOK_PATH)), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "repeats a key" in response.get_json()["message"]
 
 
 def test_unknown_service_is_404(client: FlaskClient, sign: Signer) -> None:

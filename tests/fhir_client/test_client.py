@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -14,6 +15,7 @@ from fhir_client import (
     FhirClient,
     FhirError,
     FhirForbidden,
+    FhirMalformedAnswer,
     FhirNotFound,
     FhirPagingRefused,
     FhirServerError,
@@ -289,7 +291,7 @@ def test_ids_and_types_that_would_escape_the_path_are_rejected(
 
 def test_a_non_json_success_is_an_error(client, http) -> None:
     http.get(f"{BASE}/Patient/p1", body="not json")
-    with pytest.raises(FhirError, match="not FHIR JSON"):
+    with pytest.raises(FhirMalformedAnswer, match="not JSON"):
         client.read("Patient", "p1")
 
 
@@ -310,3 +312,97 @@ def test_base_url_must_be_http() -> None:
 )
 def test_retry_after_parsing(value, expected) -> None:
     assert retry_after_seconds(value, now=0.0) == expected
+
+
+def test_a_malformed_searchset_is_an_error_never_an_empty_list(client, http) -> None:
+    http.get(f"{BASE}/MedicationRequest", json={**page([]), "entry": "abc"})
+    with pytest.raises(FhirMalformedAnswer, match="entry is not an array"):
+        client.search("MedicationRequest", {"patient": "p1"})
+
+
+def test_a_total_above_what_the_pages_held_is_an_error(client, http) -> None:
+    http.get(f"{BASE}/MedicationRequest", json={**page(["a"], f"{BASE}?p=2"), "total": 3})
+    http.get(f"{BASE}?p=2", json=page(["b"]))
+    with pytest.raises(FhirMalformedAnswer, match="counted 3 matching records but sent 2"):
+        client.search("MedicationRequest")
+
+
+def test_a_total_across_pages_is_met(client, http) -> None:
+    http.get(f"{BASE}/MedicationRequest", json={**page(["a"], f"{BASE}?p=2"), "total": 2})
+    http.get(f"{BASE}?p=2", json=page(["b"]))
+    assert [r["id"] for r in client.search("MedicationRequest")] == ["a", "b"]
+
+
+def test_included_medications_are_accepted_only_when_asked_for(client, http) -> None:
+    bundle = page(["a"])
+    bundle["entry"].append({"resource": {"resourceType": "Medication", "id": "m"}})
+    http.get(f"{BASE}/MedicationRequest", json=bundle)
+    http.get(f"{BASE}/MedicationRequest", json=bundle)
+    found = client.search("MedicationRequest", {"_include": "MedicationRequest:medication"})
+    assert [r["resourceType"] for r in found] == ["MedicationRequest", "Medication"]
+    with pytest.raises(FhirMalformedAnswer, match="holds a Medication"):
+        client.search("MedicationRequest")
+
+
+def test_a_next_link_looping_back_is_refused_at_once(client, http) -> None:
+    http.get(f"{BASE}/MedicationRequest", json=page(["a"], f"{BASE}?p=2"))
+    http.get(f"{BASE}?p=2", json=page(["b"], f"{BASE}?p=2"))
+    with pytest.raises(FhirPagingRefused, match="loops back"):
+        client.search("MedicationRequest")
+    assert len(http.calls) == 2
+
+
+def test_duplicate_json_keys_are_refused(client, http) -> None:
+    # An opioid first, then an empty list: last-wins parsing would read "no records".
+    opioid = orjson.dumps(page(["oxy"])["entry"]).decode()
+    body = f'{{"resourceType": "Bundle", "type": "searchset", "entry": {opioid}, "entry": []}}'
+    http.get(f"{BASE}/MedicationRequest", body=body)
+    with pytest.raises(FhirMalformedAnswer, match="repeats a key"):
+        client.search("MedicationRequest")
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"resourceType": "Bundle", "type": "searchset", "entry": [', '{"total": NaN}', "\xff"],
+)
+def test_truncated_or_non_json_bodies_are_errors(client, http, body) -> None:
+    http.get(f"{BASE}/MedicationRequest", body=body)
+    with pytest.raises(FhirMalformedAnswer):
+        client.search("MedicationRequest")
+
+
+def test_a_read_answered_with_another_resource_is_an_error(client, http) -> None:
+    http.get(f"{BASE}/Patient/p1", json={"resourceType": "Patient", "id": "p2"})
+    http.get(f"{BASE}/Patient/p1", json={"resourceType": "Bundle", "type": "searchset"})
+    for _ in range(2):
+        with pytest.raises(FhirMalformedAnswer, match="another resource"):
+            client.read("Patient", "p1")
+
+
+@pytest.mark.parametrize("issue", ["x", [1], {"severity": "error"}, None, [{"code": 7}]])
+def test_an_error_outcome_of_any_shape_is_a_typed_error(client, http, issue) -> None:
+    http.get(
+        f"{BASE}/Patient/p1", status=400, json={"resourceType": "OperationOutcome", "issue": issue}
+    )
+    with pytest.raises(FhirError, match="HTTP 400"):
+        client.read("Patient", "p1")
+
+
+def test_a_retry_after_past_the_deadline_is_not_waited_for(http, sleeps) -> None:
+    client = FhirClient(BASE, sleep=sleeps.append, deadline=time.monotonic() + 2)
+    http.get(f"{BASE}/Patient/p1", status=503, headers={"Retry-After": "5"})
+    with pytest.raises(FhirServerError):
+        client.read("Patient", "p1")
+    assert sleeps == []
+
+
+def test_nothing_is_asked_after_the_deadline(http) -> None:
+    client = FhirClient(BASE, deadline=time.monotonic() - 1)
+    with pytest.raises(FhirUnavailable, match="no time left"):
+        client.read("Patient", "p1")
+
+
+def test_an_answer_above_the_size_limit_is_an_error(http) -> None:
+    http.get(f"{BASE}/MedicationRequest", json=page(["a"] * 100))
+    with pytest.raises(FhirMalformedAnswer, match="larger than 1000 bytes"):
+        FhirClient(BASE, max_body_bytes=1000).search("MedicationRequest")

@@ -196,7 +196,7 @@ R4 = json.dumps({"resourceType": "CapabilityStatement", "fhirVersion": "4.0.1"})
         ),
         (
             {"*": (200, "text/html", b"<html><body>Welcome to nginx!</body></html>")},
-            "answer is not FHIR JSON",
+            "capabilities: the body is not JSON",
         ),
         (
             {"*": (401, FHIR_JSON, _outcome("login", "token not accepted"))},

@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
@@ -399,3 +400,72 @@ def test_the_fhir_server_is_the_launch_issuer(browser, fhir) -> None:
     fhir.chart()
     review_page(browser)
     assert all(call.request.url.startswith(ISS) for call in fhir.http.calls)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"resourceType": "Bundle", "type": "searchset", "entry": "abc"},
+        {"resourceType": "Bundle", "type": "searchset", "entry": [1, 2, 3]},
+        {"resourceType": "Bundle", "type": "searchset", "entry": None},
+        {"resourceType": "Bundle", "type": "searchset", "link": ["x"]},
+        {"resourceType": "Bundle", "type": "searchset", "total": 3},
+        {"resourceType": "Bundle", "type": "transaction-response"},
+        {"resourceType": "OperationOutcome", "issue": "x"},
+    ],
+    ids=["entry abc", "entry numbers", "entry null", "link x", "total 3", "tx-response", "OO"],
+)
+def test_a_malformed_medication_answer_is_uncertain_never_a_500_or_safe(
+    browser, fhir, answer
+) -> None:
+    fhir.chart()
+    fhir.http.remove("GET", f"{ISS}/MedicationStatement")
+    fhir.http.get(f"{ISS}/MedicationStatement", json=answer)
+    status, page = review_page(browser)
+    assert status == 200
+    assert status_of(page) == "uncertain"
+    assert "MedicationStatement: the FHIR server&#39;s answer could not be read" in page
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"resourceType": "Bundle", "entr', requests.exceptions.ChunkedEncodingError("cut off")],
+    ids=["truncated JSON", "body cut off by the network"],
+)
+def test_a_truncated_medication_answer_is_uncertain(browser, fhir, body) -> None:
+    fhir.chart()
+    fhir.http.remove("GET", f"{ISS}/MedicationStatement")
+    fhir.http.get(f"{ISS}/MedicationStatement", body=body)
+    status, page = review_page(browser)
+    assert (status, status_of(page)) == (200, "uncertain")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"patient": "pat-123&_tag=nomatch"}, {"patient": "x" * 65}, {"encounter": "enc 9"}],
+)
+def test_a_launch_naming_a_patient_by_a_non_id_gets_a_designed_page(
+    browser, fhir, overrides
+) -> None:
+    status, page = review_page(browser, launch_context(**overrides))
+    assert status == 400
+    assert "The EHR sent a patient or encounter the app cannot use" in page
+    assert not fhir.http.calls
+
+
+def test_an_unexpected_failure_is_a_designed_page_with_its_type_logged(
+    browser, fhir, monkeypatch, caplog
+) -> None:
+    # A session store that cannot be read: the launch cannot be loaded.
+    def broken(_launch_id: object) -> None:
+        raise OSError("disk I/O error on /var/lib/sessions/abc")
+
+    monkeypatch.setattr("smart_app.fhir_access.load_launch", broken)
+    status, page = review_page(browser)
+    assert status == 503
+    assert "The app could not finish this page" in page
+    assert "Back button" in page
+    assert "disk I/O" not in page
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("page failed unexp")]
+    assert record.exc_info is not None
+    assert record.exc_info[0] is OSError

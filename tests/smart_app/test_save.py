@@ -7,13 +7,17 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from fhir_profiles.artefacts import CAREPLAN_IDENTIFIER_SYSTEM
+from fhir_profiles.artefacts import (
+    CAREPLAN_IDENTIFIER_SYSTEM,
+    DOCUMENTREFERENCE_IDENTIFIER_SYSTEM,
+)
 from smart_app.review import MEDICATION_SOURCES
 from tests.smart_app.pages_testkit import (
     APP,
     CSRF,
     ISS,
     FakeFhir,
+    bundle,
     days,
     launch_context,
     saved_careplan,
@@ -118,15 +122,31 @@ def test_a_double_submit_sends_the_same_identifiers_twice(browser, fhir) -> None
     assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
 
 
+def read_back(fhir: FakeFhir, *found: dict) -> None:
+    """Serve the searches by identifier the app makes after a failed save."""
+    for kind in ("CarePlan", "DocumentReference"):
+        hits = [r for r in found if r["resourceType"] == kind]
+        fhir.http.get(f"{ISS}/{kind}", json=bundle(*hits))
+
+
+def document(plan_id: str) -> dict:
+    return {
+        "resourceType": "DocumentReference",
+        "id": "d-1",
+        "identifier": [{"system": DOCUMENTREFERENCE_IDENTIFIER_SYSTEM, "value": plan_id}],
+    }
+
+
 def test_a_failed_save_keeps_the_form_and_a_retry_succeeds(browser, fhir) -> None:
     fhir.chart()
     fhir.fail("", 500, method="POST")
+    read_back(fhir)
     launch_id = sign_in(browser)
     failed = save(browser, launch_id, start=days(3), interval="14")
     page = failed.get_data(as_text=True)
     assert failed.status_code == 502
     assert 'id="save-error"' in page
-    assert "Nothing was saved" in page
+    assert "Checked on the chart just now: nothing was written" in page
     assert f'value="{days(3)}"' in page
     assert '<option value="14" selected>' in page
     assert f'value="{PLAN_ID}"' in page
@@ -164,12 +184,50 @@ def test_a_chart_unreadable_at_save_keeps_the_form_writes_nothing_and_a_retry_sa
 def test_a_timeout_says_the_plan_may_be_saved_and_retrying_is_safe(browser, fhir) -> None:
     fhir.chart()
     fhir.http.post(ISS, body=requests.Timeout("slow"))
+    fhir.fail("CarePlan", 503)  # the read-back fails too: the page cannot say more
     launch_id = sign_in(browser)
     response = save(browser, launch_id)
     page = response.get_data(as_text=True)
     assert response.status_code == 502
     assert "may or may not have been saved" in page
+    assert "could not check the chart afterwards" in page
     assert "will not make a second copy" in page
+
+
+def test_a_half_written_save_says_exactly_what_is_on_the_chart(browser, fhir) -> None:
+    fhir.chart()
+    fhir.fail("", 500, method="POST")
+    read_back(fhir, saved_careplan(PLAN_ID))
+    launch_id = sign_in(browser)
+    response = save(browser, launch_id, start=days(3))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert "only the care plan was written, not the evidence summary" in page
+    assert f'value="{days(3)}"' in page
+    searched = [r.params["identifier"] for r in fhir.calls("GET", "DocumentReference")]
+    assert searched == [f"{DOCUMENTREFERENCE_IDENTIFIER_SYSTEM}|{PLAN_ID}"]
+
+
+def test_a_save_whose_answer_was_lost_but_is_on_the_chart_counts_as_saved(browser, fhir) -> None:
+    fhir.chart()
+    fhir.http.post(ISS, body=requests.ConnectionError("reset"))
+    read_back(fhir, saved_careplan(PLAN_ID), document(PLAN_ID))
+    launch_id = sign_in(browser)
+    response = save(browser, launch_id)
+    assert response.status_code == 303
+    assert f"plan_id={PLAN_ID}" in response.headers["Location"]
+
+
+def test_a_transaction_answer_that_is_not_a_transaction_response_is_checked(browser, fhir) -> None:
+    fhir.chart()
+    fhir.http.post(ISS, json={"resourceType": "Bundle", "type": "searchset"})
+    read_back(fhir)
+    launch_id = sign_in(browser)
+    response = save(browser, launch_id)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert "not a transaction-response" in page
+    assert "nothing was written" in page
 
 
 def test_narrow_scopes_turn_saving_off_and_say_why(browser, fhir) -> None:
@@ -258,3 +316,35 @@ def test_a_plan_missing_on_the_server_is_a_clear_404(browser, fhir) -> None:
     )
     assert response.status_code == 404
     assert "The plan was not found on the chart" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "entries",
+    ["abc", [], [{"response": {"status": "201 Created"}}], [{"response": {"status": "400"}}] * 2],
+)
+def test_a_transaction_answer_not_confirming_both_parts_is_read_back(
+    browser, fhir, entries
+) -> None:
+    fhir.chart()
+    fhir.http.post(ISS, json={**RESPONSE, "entry": entries})
+    read_back(fhir)
+    launch_id = sign_in(browser)
+    response = save(browser, launch_id, start=days(2))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert "did not confirm each part of the save" in page
+    assert "nothing was written" in page
+    assert f'value="{days(2)}"' in page
+
+
+def test_a_save_without_an_answer_and_nothing_on_the_chart_says_it_may_still_come(
+    browser, fhir
+) -> None:
+    fhir.chart()
+    fhir.http.post(ISS, body=requests.Timeout("slow"))
+    read_back(fhir)
+    launch_id = sign_in(browser)
+    page = save(browser, launch_id).get_data(as_text=True)
+    assert "nothing is there yet" in page
+    assert "the EHR may still be saving it" in page
+    assert "nothing was written" not in page
