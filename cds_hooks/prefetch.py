@@ -99,11 +99,22 @@ def _from_prefetch(key: str, resource_type: str, value: Mapping[str, Any] | None
     if _issue_failure(value):
         return "the EHR's prefetch reported an error"
     entries = value.get("entry", [])
-    resources = tuple(
-        e["resource"]
+    # An entry that is not a resource, or fewer entries than the total found, is data not read:
+    # skipping it would let a malformed Bundle read as "no opioid" (DESIGN: what counts as
+    # "checked").
+    if not all(
+        isinstance(e, Mapping)
+        and isinstance(e.get("resource"), Mapping)
+        and isinstance(e["resource"].get("resourceType"), str)
         for e in entries
-        if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
-    )
+    ):
+        return "the EHR's prefetch held an entry that is not a resource"
+    total = value.get("total")
+    if total is not None and (
+        isinstance(total, bool) or not isinstance(total, int) or total > len(entries)
+    ):
+        return "the EHR's prefetch did not hold every record its total counts"
+    resources = tuple(e["resource"] for e in entries)
     return Source(key, resource_type, resources, FROM_PREFETCH)
 
 
