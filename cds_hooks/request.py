@@ -5,8 +5,6 @@ field by its path, e.g. ``context.draftOrders.entry[1].resource``.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -15,10 +13,9 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-
 from cds_hooks.discovery import ServiceDefinition
 from cds_hooks.errors import InvalidRequest
+from fhir_client import strict_json
 from fhir_profiles.syntax import is_fhir_id
 
 # A JSON escape of a UTF-16 surrogate: only then can a body hold a lone surrogate, which is no text.
@@ -70,56 +67,16 @@ class HookRequest:
         return self.hook not in _HOOKS_WITH_SELECTIONS or reference in self.selections
 
 
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return obj
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("number out of range")
-    return value
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_json_body(raw: bytes) -> object:
-    """Parse a request body as strict JSON (RFC 8259); raise InvalidRequest (400) otherwise.
-
-    Refused: invalid UTF-8, lone surrogates, NaN and Infinity, numbers out of range, nesting
-    deeper than the parser allows, and an object naming a key twice. RFC 8259 §4 leaves a
-    duplicated name's meaning to the receiver; taken last-wins, a prefetch key sent twice (the
-    opioid first, then an empty result) would turn a warning into an all-clear.
-    """
+    """Parse a request body as strict JSON (``fhir_client.strict_json``); otherwise a 400."""
     try:
-        text = raw.decode("utf-8")
-        value = json.loads(
-            text, object_pairs_hook=_unique_keys, parse_float=_finite, parse_constant=_no_constant
-        )
-        if _SURROGATE_ESCAPE.search(text):
-            orjson.loads(raw)  # strict about surrogates: only well-formed pairs pass
-    except _DuplicateKey as error:
+        return strict_json.loads(raw)
+    except strict_json.DuplicateKey as error:
         raise InvalidRequest(
             f"The body names the key {error.key[:100]!r} twice in one object.", path="(body)"
         ) from None
-    except (ValueError, RecursionError):
+    except strict_json.InvalidJson:
         raise InvalidRequest("The body is not valid JSON.", path="(body)") from None
-    return value
 
 
 def _reference(resource: Mapping[str, Any]) -> str:

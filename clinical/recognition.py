@@ -28,12 +28,21 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, TypeVar
 
-from clinical.text import CLAUSE_BREAK, TermIndex, deletions, edit_distance, medication_words
+from clinical.text import (
+    CACHED_TEXT_LIMIT,
+    CLAUSE_BREAK,
+    TermIndex,
+    deletions,
+    edit_distance,
+    medication_words,
+)
 
 T = TypeVar("T")
 
 # A near miss needs a word long enough that one slip still leaves it recognisable.
 NEAR_MISS_MIN_LETTERS = 5
+# Longer than any drug name, even several run together ("hydrocodonebitartrateacetaminophen" is 34).
+LONGEST_WORD_LETTERS = 60
 # Words this long may carry two slips ("hydrocodne" has one, "hydrcodne" two).
 TWO_EDITS_MIN_LETTERS = 8
 # A name cut short must keep this many letters to stand for one drug ("hydrocod", "oxycod").
@@ -262,6 +271,8 @@ class Recogniser(Generic[T]):
 
     def read(self, text: str) -> Reading[T]:
         """Read one text: its opioid exposures, its doubts, and its long-acting or depot words."""
+        if len(text) > CACHED_TEXT_LIMIT:  # a long (or hostile) text is read, never kept
+            return self._read(text)
         reading = self._readings.get(text)
         if reading is None:
             if len(self._readings) >= _CACHE_LIMIT:
@@ -305,7 +316,9 @@ class Recogniser(Generic[T]):
             if read.hit is not None:
                 found.append((start, start + 1, _Phrase(_Kind.OPIOID, read.hit.value), word))
             elif read.doubt is not None:
-                found.append((start, start + 1, _Phrase(_Kind.DOUBT, why=read.doubt.why), word))
+                found.append(
+                    (start, start + 1, _Phrase(_Kind.DOUBT, why=read.doubt.why), read.doubt.word)
+                )
             start += 1
         return self._judge(tokens, found, text)
 
@@ -412,6 +425,8 @@ class Recogniser(Generic[T]):
 
     def _word(self, word: str) -> _WordRead[T]:
         """Read a word no phrase covered (cached: the same words recur across a chart)."""
+        if len(word) > CACHED_TEXT_LIMIT:  # a hostile giant word is read, never kept
+            return self._read_word(word)
         cached = self._cache.get(word)
         if cached is None:
             if len(self._cache) >= _CACHE_LIMIT:
@@ -422,6 +437,10 @@ class Recogniser(Generic[T]):
     def _read_word(self, word: str) -> _WordRead[T]:
         if not word.isalpha() or word in self.non_opioid_words:
             return _WordRead()
+        if len(word) > LONGEST_WORD_LETTERS:
+            # No drug name is this long: it cannot be read (and its near-miss variants would
+            # fill memory), so it is a doubt, never a clear reading.
+            return _WordRead(doubt=Doubt(word[:40] + "…", "is too long to read as a drug name"))
         if word.endswith("s") and word[:-1] in self.opioid_words:
             return _WordRead(NameHit(word, self.opioid_words[word[:-1]]))
         joined = self._run_together(word)

@@ -29,7 +29,28 @@ _WITH = re.compile(r"\bw/")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
-@lru_cache(maxsize=65536)
+# Medication names repeat across a chart, so their readings are cached; a text longer than this
+# (hostile, or a pasted note) is read every time instead, so that no input can fill memory.
+CACHED_TEXT_LIMIT = 256
+
+
+class _bounded_cache(Generic[T]):
+    """Cache a text function for short texts only (at most 65,536 of them)."""
+
+    def __init__(self, function: Callable[[str], T]) -> None:
+        self._function = function
+        self._cached = lru_cache(maxsize=65536)(function)
+        self.__doc__ = function.__doc__
+
+    def __call__(self, text: str) -> T:
+        return self._cached(text) if len(text) <= CACHED_TEXT_LIMIT else self._function(text)
+
+    def cache_clear(self) -> None:
+        """Forget every cached reading (benchmarks time the uncached path)."""
+        self._cached.cache_clear()
+
+
+@_bounded_cache
 def words(text: str) -> tuple[str, ...]:
     """Split ``text`` into lower-case word tokens, punctuation dropped (cached: names repeat)."""
     return tuple(token for token in _NOT_WORD.split(_WITH.sub(" with ", text.lower())) if token)
@@ -47,7 +68,7 @@ _TOKEN = re.compile(r"#[1-4](?!\d)|[a-z]+|\d+|[;,()\[\]\n]")
 _BREAKS = frozenset(";,()[]\n")
 
 
-@lru_cache(maxsize=65536)
+@_bounded_cache
 def medication_words(text: str) -> tuple[str, ...]:
     """Split medication text into normalised tokens (module docstring), clause breaks as ``|``."""
     plain = unicodedata.normalize("NFKD", text)

@@ -1,25 +1,53 @@
-"""Parse JSON from a FHIR server strictly: a duplicated key or a non-JSON number is refused.
+"""Parse JSON strictly: one parser for FHIR server answers and for CDS Hooks request bodies.
 
-Last-wins parsing would let ``{"entry": [<opioid>], "entry": []}`` read as "no records"; a
-parser that kept the first would read it differently from another: neither is safe, so the
-answer is refused (RFC 8259 section 4 leaves duplicate names to the parser; FHIR JSON forbids
-them).
+Refused: invalid UTF-8, lone surrogates, ``NaN`` and ``Infinity``, numbers out of range, nesting
+deeper than the parser allows, and an object naming a key twice. RFC 8259 section 4 leaves a
+duplicated name's meaning to the receiver: taken last-wins, ``{"entry": [<opioid>], "entry":
+[]}`` (or a prefetch key sent twice, the opioid first) would read as "no records"; a parser that
+kept the first would read it differently from another. Neither is safe, so the JSON is refused
+(FHIR JSON forbids duplicates too).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
+
+import orjson
+
+# A \uD800-\uDFFF escape: the stdlib accepts a lone surrogate, orjson does not.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class InvalidJson(ValueError):
     """The body is not JSON, or not JSON every parser reads the same way."""
 
 
+class DuplicateKey(InvalidJson):
+    """An object names ``key`` twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"a JSON object repeats the key {key[:100]!r}")
+        self.key = key
+
+
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     value = dict(pairs)
     if len(value) != len(pairs):
-        raise InvalidJson("a JSON object repeats a key")
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidJson("a number is out of range")
     return value
 
 
@@ -30,8 +58,14 @@ def _constant(name: str) -> Any:
 def loads(content: bytes) -> Any:
     """Return the parsed JSON ``content``; raise InvalidJson on bad or ambiguous JSON."""
     try:
-        return json.loads(content, object_pairs_hook=_object, parse_constant=_constant)
+        text = content.decode("utf-8")
+        value = json.loads(
+            text, object_pairs_hook=_object, parse_float=_finite, parse_constant=_constant
+        )
+        if _SURROGATE_ESCAPE.search(text):
+            orjson.loads(content)  # strict about surrogates: only well-formed pairs pass
     except InvalidJson:
         raise
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, orjson
         raise InvalidJson("the body is not JSON") from exc
+    return value

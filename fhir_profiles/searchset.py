@@ -110,7 +110,7 @@ def _mode(entry: Mapping[str, Any]) -> str | None:
     if not isinstance(search, Mapping):
         raise MalformedSearchset("an entry's search is not an object")
     mode = search.get("mode")
-    if mode is not None and mode not in _SEARCH_MODES:
+    if mode is not None and (not isinstance(mode, str) or mode not in _SEARCH_MODES):
         raise MalformedSearchset("an entry's search mode is not match, include or outcome")
     return str(mode) if mode is not None else None
 
@@ -120,9 +120,10 @@ def _check_outcome(outcome: Mapping[str, Any], where: str) -> None:
     if not isinstance(issues, list) or not issues:
         raise MalformedSearchset(f"{where} is an OperationOutcome without a list of issues")
     for issue in issues:
-        if not isinstance(issue, Mapping):
+        severity = issue.get("severity") if isinstance(issue, Mapping) else None
+        if not isinstance(severity, str):
             raise MalformedSearchset(f"{where} is an OperationOutcome with an unreadable issue")
-        if issue.get("severity") in _FAILED_SEVERITIES:
+        if severity in _FAILED_SEVERITIES:
             raise MalformedSearchset(f"{where}: the server reported an error in the search")
 
 

@@ -363,3 +363,27 @@ def test_medications_included_in_a_prefetch_are_read(settings: CdsSettings) -> N
     resolved = _resolve(_hook(FULL_PREFETCH, server=None), settings)
     assert resolved.sources["medicationRequests"].read
     assert len(resolved.sources["medicationRequests"].resources) == 2
+
+
+# Found by the fuzzing (test_cds_fuzz.py): each of these read as "no MedicationStatement".
+UNREAD_SEARCHSETS = [
+    ("entry not a resource", {**searchset(STATEMENT), "entry": [[{"resource": STATEMENT}]]}),
+    ("resource a list", {**searchset(STATEMENT), "entry": [{"resource": [STATEMENT]}]}),
+    ("entry null", {**searchset(STATEMENT), "entry": [None]}),
+    ("entry without resource", {**searchset(STATEMENT), "entry": [{"fullUrl": "x"}]}),
+    ("resource without type", {**searchset(STATEMENT), "entry": [{"resource": {"id": "1"}}]}),
+    ("total above the entries", {**searchset(STATEMENT), "entry": []}),
+    ("total not a number", {**searchset(), "total": "1"}),
+]
+
+
+@pytest.mark.parametrize(
+    "bundle", [c[1] for c in UNREAD_SEARCHSETS], ids=[c[0] for c in UNREAD_SEARCHSETS]
+)
+def test_a_malformed_searchset_is_a_failed_source_never_an_empty_one(
+    settings: CdsSettings, bundle: dict[str, Any]
+) -> None:
+    hook = _hook(dict(FULL_PREFETCH, medicationStatements=bundle), server=None)
+    source = _resolve(hook, settings).sources["medicationStatements"]
+    assert not source.read
+    assert source.failure is not None

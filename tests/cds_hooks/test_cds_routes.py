@@ -131,7 +131,7 @@ def test_malformed_json_is_400(client: FlaskClient, sign: Signer) -> None:
     assert response.status_code == 400
     assert response.get_json() == {
         "error": "invalid-request",
-        "message": "The body is not valid JSON: the body is not JSON.",
+        "message": "The body is not valid JSON.",
         "path": "(body)",
     }
 
@@ -162,7 +162,7 @@ def test_a_repeated_key_is_refused_never_read_last_wins(client: FlaskClient, sig
         headers={**bearer(sign(HOOK_PATH)), "Content-Type": "application/json"},
     )
     assert response.status_code == 400
-    assert "repeats a key" in response.get_json()["message"]
+    assert "twice in one object" in response.get_json()["message"]
 
 
 def test_unknown_service_is_404(client: FlaskClient, sign: Signer) -> None:

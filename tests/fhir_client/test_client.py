@@ -357,7 +357,7 @@ def test_duplicate_json_keys_are_refused(client, http) -> None:
     opioid = orjson.dumps(page(["oxy"])["entry"]).decode()
     body = f'{{"resourceType": "Bundle", "type": "searchset", "entry": {opioid}, "entry": []}}'
     http.get(f"{BASE}/MedicationRequest", body=body)
-    with pytest.raises(FhirMalformedAnswer, match="repeats a key"):
+    with pytest.raises(FhirMalformedAnswer, match="repeats the key"):
         client.search("MedicationRequest")
 
 

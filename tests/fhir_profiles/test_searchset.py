@@ -42,6 +42,11 @@ MALFORMED = {
     "entry of another type": bundle(entry=[entry({"resourceType": "Condition"})]),
     "entry search not an object": bundle(entry=[{"resource": STATEMENT, "search": "match"}]),
     "entry search mode unknown": bundle(entry=[entry(STATEMENT, "whatever")]),
+    # Found by fuzzing the merged service: an unhashable mode was a TypeError (a 503).
+    "entry search mode a list": bundle(entry=[{"resource": STATEMENT, "search": {"mode": [1]}}]),
+    "outcome severity a list": bundle(
+        entry=[entry({**INFO, "issue": [{"severity": ["error"]}]}, "outcome")]
+    ),
     "Medication not asked for": bundle(entry=[entry(STATEMENT), entry(MEDICATION, "include")]),
     "outcome without outcome mode": bundle(entry=[entry(INFO, "match")]),
     "outcome issue not a list": bundle(entry=[entry({**INFO, "issue": "x"}, "outcome")]),
