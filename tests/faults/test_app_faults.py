@@ -78,6 +78,14 @@ def _form(start: date, plan_id: str) -> dict[str, str]:
     }
 
 
+def _shown_revises(browser: FlaskClient, launch_id: str) -> str:
+    """Return the plans in effect the plan page tells the clinician a save will replace."""
+    page = browser.get(f"{APP}/plan?launch_id={launch_id}").get_data(as_text=True)
+    found = re.search(r'name="revises" value="([^"]*)"', page)
+    assert found is not None, page[:600]
+    return found.group(1)
+
+
 def _keeps(page: str, form: dict[str, str]) -> bool:
     return (
         f'value="{form["start"]}"' in page
@@ -159,6 +167,8 @@ def test_a_fault_on_the_save_says_exactly_what_is_on_the_chart(
     patient_id = fhir_server.patient_ids["fibromyalgia-no-opioids"]
     launch_id = _launch(browser, proxy, patient_id)
     form = _form(sample_today + timedelta(days=1), str(uuid.uuid4()))
+    # As from the page: earlier cases' saves are plans in effect that this save replaces.
+    form["revises"] = _shown_revises(browser, launch_id)
     proxy.aim(fault, frozenset({""}), "POST", forward=forward)
     started = time.monotonic()
     saved = browser.post(f"{APP}/plan/save?launch_id={launch_id}", data=form)
