@@ -1,6 +1,6 @@
 """The one FHIR R4 REST client: read, search (following ``next``), create, transaction, delete.
 
-Every answer is checked before a caller sees it (DESIGN.md section 7): strict JSON, the resource
+Every answer is checked before a caller sees it: strict JSON, the resource
 type that was asked for, and for searches a well-formed searchset read to its end
 (``fhir_profiles.searchset``). Anything else raises a ``FhirError``, never an empty result. An
 optional ``deadline`` (a ``time.monotonic()`` value) bounds everything one client does: requests,

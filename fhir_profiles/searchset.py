@@ -1,4 +1,4 @@
-"""What counts as a search answer that was read (DESIGN.md section 3, "What counts as checked").
+"""What counts as a search answer that was read: a source is checked only when read in full.
 
 One check for every search the product reads, whether a FHIR server sent it (each page) or a CDS
 client prefetched it: the answer must be a well-formed ``searchset`` Bundle (FHIR R4 Bundle and

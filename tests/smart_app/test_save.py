@@ -184,7 +184,7 @@ def test_a_chart_unreadable_at_save_keeps_the_form_writes_nothing_and_a_retry_sa
 def test_a_timeout_says_the_plan_may_be_saved_and_retrying_is_safe(browser, fhir) -> None:
     fhir.chart()
     fhir.http.post(ISS, body=requests.Timeout("slow"))
-    fhir.fail("CarePlan", 503)  # the read-back fails too: the page cannot say more
+    fhir.fail("DocumentReference", 503)  # the read-back fails too: the page cannot say more
     launch_id = sign_in(browser)
     response = save(browser, launch_id)
     page = response.get_data(as_text=True)
