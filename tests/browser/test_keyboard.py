@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from sandbox.demo import Demo
+from sandbox.patients import expectations
 from tests.browser.browser_kit import feedback_rows, saved_for_plan
 from tests.browser.keyboard_kit import tab_to
 from tests.browser.page_tour import app_frame, key_for_each_status
@@ -86,7 +87,9 @@ def test_overriding_a_card_by_keyboard(page: Page, demo: Demo) -> None:
 
 @pytest.mark.browser
 def test_editing_and_saving_a_plan_by_keyboard_in_the_ehr_frame(page: Page, demo: Demo) -> None:
-    key = key_for_each_status(demo)["safe-to-start"]
+    # A safe-to-start patient of its own: a plan saved here must not be the plan in effect that
+    # another test's editor opens on (test_plan_save uses the first safe-to-start patient).
+    key = [k for k, e in expectations(demo.today).items() if e.status == "safe-to-start"][-1]
     page.goto(f"{demo.urls.ehr}patients/{demo.patient_ids[key]}/app")
     page.frame_locator("iframe.app").locator("#naltrexone-status").wait_for()
     tab_to(page, "Plan the titration")
