@@ -161,6 +161,9 @@ def test_a_smart_launch_crosses_hosts_and_a_save_through_b_is_seen_by_a(
     form = {
         "csrf_token": _field(plan.text, r'name="csrf_token" value="([^"]+)"'),
         "plan_id": _field(plan.text, r'name="plan_id" value="([^"]+)"'),
+        # The plans in effect the page showed (other tests may have saved some for this
+        # patient on the shared server): the save revises what the clinician saw.
+        "revises": _field(plan.text, r'name="revises" value="([^"]*)"'),
         "start": _field(plan.text, r'name="start" value="([^"]+)"'),
         "interval": "14",
         "target": _field(plan.text, r'<option value="([^"]+)" selected>[^<]*mg'),
