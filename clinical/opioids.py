@@ -316,6 +316,11 @@ def _recogniser(
         ],
         known_words=lookalikes["knownWords"],
         doubts={item["term"]: item["reason"] for item in extra["uncertain"]},
+        other_meanings={
+            item["term"]: item["otherMeaning"]
+            for item in extra["uncertain"]
+            if "otherMeaning" in item
+        },
         class_words=[item["term"] for item in extra["uncertain"] if item.get("classWord", False)],
         contexts=contexts,
         long_acting=opioids["longActingWords"],

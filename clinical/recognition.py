@@ -94,6 +94,8 @@ class _Phrase(Generic[T]):
     value: T | None = None
     why: str = ""
     class_word: bool = False
+    # Words that, anywhere in the text, give an ambiguous doubt its non-opioid meaning.
+    unless: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,7 @@ class Recogniser(Generic[T]):
         known_words: Iterable[str],
         doubts: Mapping[str, str],
         class_words: Iterable[str],
+        other_meanings: Mapping[str, Iterable[str]] | None = None,
         contexts: Contexts,
         long_acting: Iterable[str],
         depot: Iterable[str],
@@ -222,7 +225,10 @@ class Recogniser(Generic[T]):
         classes = {medication_words(w) for w in class_words}
         for term, why in doubts.items():
             key = _key(term)
-            phrases[key] = _Phrase(_Kind.DOUBT, why=why, class_word=key in classes)
+            unless = frozenset(
+                t for w in (other_meanings or {}).get(term, ()) for t in medication_words(w)
+            )
+            phrases[key] = _Phrase(_Kind.DOUBT, why=why, class_word=key in classes, unless=unless)
         for term in lookalikes:
             phrases[_key(term)] = _Phrase(_Kind.LOOKALIKE)
         opioid_words: dict[str, T] = {}
@@ -387,6 +393,8 @@ class Recogniser(Generic[T]):
                 continue
             if phrase.kind is _Kind.DOUBT:
                 if phrase.class_word and not c.pain_relievers.isdisjoint(tokens):
+                    continue
+                if not phrase.unless.isdisjoint(tokens):  # "liothyronine (T3)"
                     continue
                 doubts.append(Doubt(term, phrase.why))
             elif tested:

@@ -13,11 +13,11 @@ SKIPPED_FOLDERS = {"build", "dist", "node_modules", "var", "__pycache__"}
 
 
 def _sources() -> list[Path]:
-    """Return the repository's code, tests, documents and settings (no hidden folder, no build)."""
+    """Return the repository's code, tests, documents, data and settings (no hidden folder, no build)."""
     return [
         path
         for path in REPO.rglob("*")
-        if path.suffix in {".py", ".md", ".toml", ".txt", ".cfg"}
+        if path.suffix in {".py", ".md", ".toml", ".txt", ".cfg", ".json"}
         and not SKIPPED_FOLDERS.intersection(path.relative_to(REPO).parts)
         and not any(part.startswith(".") for part in path.relative_to(REPO).parts)
         and not any(part.endswith(".egg-info") for part in path.parts)

@@ -80,6 +80,49 @@ EXTRA_INGREDIENTS: dict[str, dict[str, Any]] = {
     "meptazinol": {"pharmacology": "partial agonist", "synonyms": []},
 }
 
+# Illicit synthetic opioids that charts record in substance-use histories: no RxNorm concept and
+# no CDC list, so they are matched by name only. Each is a mu-opioid agonist scheduled by the DEA;
+# the source names the scheduling order. Fentanyl analogues take fentanyl's class.
+TEMPORARY_ORDER = "DEA temporary scheduling order"
+ILLICIT_INGREDIENTS: dict[str, dict[str, Any]] = {
+    "carfentanil": {
+        "synonyms": ["carfentanyl"],
+        "source": "Schedule II (21 CFR 1308.12); veterinary product Wildnil",
+    },
+    "acetylfentanyl": {
+        "synonyms": ["acetyl fentanyl"],
+        "source": "DEA scheduling order, 80 FR 42381 (2015)",
+    },
+    "furanylfentanyl": {
+        "synonyms": ["furanyl fentanyl"],
+        "source": f"{TEMPORARY_ORDER}, 81 FR 85873 (2016)",
+    },
+    "isotonitazene": {
+        "synonyms": [],
+        "source": f"{TEMPORARY_ORDER}, 85 FR 51342 (2020)",
+    },
+    "metonitazene": {"synonyms": [], "source": f"{TEMPORARY_ORDER}, 87 FR 21556 (2022)"},
+    "protonitazene": {
+        "synonyms": [],
+        "source": f"{TEMPORARY_ORDER}, 87 FR 21556 (2022)",
+    },
+    "etodesnitazene": {
+        "synonyms": [],
+        "source": f"{TEMPORARY_ORDER}, 87 FR 21556 (2022)",
+    },
+    "etonitazepyne": {
+        "synonyms": ["N-pyrrolidino etonitazene"],
+        "source": f"{TEMPORARY_ORDER}, 87 FR 21556 (2022)",
+    },
+    "etonitazene": {"synonyms": [], "source": "Schedule I (21 CFR 1308.11)"},
+    "nitazene": {
+        "synonyms": ["nitazenes"],
+        "source": "class name of the benzimidazole opioids above (DEA scheduling orders)",
+    },
+    "brorphine": {"synonyms": [], "source": f"{TEMPORARY_ORDER}, 85 FR 45331 (2020)"},
+    "U-47700": {"synonyms": ["U47700"], "source": f"{TEMPORARY_ORDER}, 81 FR 79389 (2016)"},
+}
+
 # Other names a clinician or a patient-reported list uses for an ingredient.
 SYNONYMS: dict[str, list[str]] = {
     "meperidine": ["pethidine"],
@@ -481,6 +524,16 @@ class Builder:
                 "pharmacology": extra["pharmacology"],
                 "durationClass": SHORT,
                 "evidence": "CDC value set product names; RxCUI not in the shared terminology",
+                "note": None,
+            }
+        for name, illicit in ILLICIT_INGREDIENTS.items():
+            self.ingredients[name] = {
+                "name": name,
+                "rxcui": None,
+                "synonyms": illicit["synonyms"],
+                "pharmacology": "full agonist (illicit synthetic opioid)",
+                "durationClass": SHORT,
+                "evidence": f"not a medicine, no RxCUI: {illicit['source']}",
                 "note": None,
             }
         for name, item in self.ingredients.items():
