@@ -3,7 +3,8 @@
 One check for every search the product reads, whether a FHIR server sent it (each page) or a CDS
 client prefetched it: the answer must be a well-formed ``searchset`` Bundle (FHIR R4 Bundle and
 http.html#search) whose entries are all resources of the type searched for, of a type an
-``_include`` asked for, or search-mode ``outcome`` OperationOutcomes without errors. Anything
+``_include`` asked for, or search-mode ``outcome`` OperationOutcomes without errors and without
+an issue saying results were left out. Anything
 else (``"entry": "abc"``, entries without a resource, a ``transaction-response``, a link without
 a ``url``, ``total`` above what was read...) is a failure of that source: reading it as "no
 records" would be a false all-clear.
@@ -23,6 +24,10 @@ from fhir_profiles.syntax import is_resource_type
 _OUTCOME = "OperationOutcome"
 _SEARCH_MODES = frozenset({"match", "include", "outcome"})
 _FAILED_SEVERITIES = frozenset({"error", "fatal"})
+# Issue types (FHIR R4 IssueType) that say, at any severity, that the answer is not the whole
+# record: withheld by consent, privacy or access rules, stopped to protect the server, throttled,
+# or incomplete. A search answered so cannot support "no opioid".
+_PARTIAL_ISSUE_TYPES = frozenset({"suppressed", "incomplete", "too-costly", "throttled"})
 
 
 class MalformedSearchset(ValueError):
@@ -125,6 +130,11 @@ def _check_outcome(outcome: Mapping[str, Any], where: str) -> None:
             raise MalformedSearchset(f"{where} is an OperationOutcome with an unreadable issue")
         if severity in _FAILED_SEVERITIES:
             raise MalformedSearchset(f"{where}: the server reported an error in the search")
+        code = issue.get("code")
+        if isinstance(code, str) and code in _PARTIAL_ISSUE_TYPES:
+            raise MalformedSearchset(
+                f"{where}: the server said results were left out of the search ({code})"
+            )
 
 
 def _next_url(bundle: Mapping[str, Any]) -> str | None:

@@ -157,6 +157,31 @@ def _entries_without_resource(_handler: FaultHandler, real: Upstream) -> Reply:
     return _json_reply({**bundle, "entry": entries})
 
 
+def _withheld(code: str) -> Fault:
+    """Every match withheld, as consent or access rules do, with only a note saying so.
+
+    The note's severity is ``information`` (as real servers send it): only its issue type says
+    the record is not whole.
+    """
+
+    def fault(_handler: FaultHandler, real: Upstream) -> Reply:
+        bundle = real.json()
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "information",
+                    "code": code,
+                    "diagnostics": "Some results were not returned",
+                }
+            ],
+        }
+        entry = [{"resource": outcome, "search": {"mode": "outcome"}}]
+        return _json_reply({**bundle, "total": 0, "entry": entry})
+
+    return fault
+
+
 # Every fault the proxy knows, by name (the names appear in the test report).
 FAULTS: dict[str, Fault] = {
     "timeout": _hang,
@@ -184,6 +209,8 @@ FAULTS: dict[str, Fault] = {
     "duplicate entry key": _duplicate_entry,
     "looping next": _looping_next,
     "huge Bundle": _huge,
+    "results withheld (suppressed)": _withheld("suppressed"),
+    "results cut short (too-costly)": _withheld("too-costly"),
 }
 
 

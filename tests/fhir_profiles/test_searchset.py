@@ -52,6 +52,24 @@ MALFORMED = {
     "outcome issue not a list": bundle(entry=[entry({**INFO, "issue": "x"}, "outcome")]),
     "outcome issue item not an object": bundle(entry=[entry({**INFO, "issue": [1]}, "outcome")]),
     "outcome with an error": bundle(entry=[entry(ERROR, "outcome")]),
+    # Results withheld (consent, privacy, access), cut short or throttled: not the whole record,
+    # even when the server calls it a warning or information.
+    **{
+        f"outcome saying results were left out ({code}, {severity})": bundle(
+            entry=[
+                entry(STATEMENT),
+                entry(
+                    {
+                        "resourceType": "OperationOutcome",
+                        "issue": [{"severity": severity, "code": code}],
+                    },
+                    "outcome",
+                ),
+            ]
+        )
+        for code in ("suppressed", "incomplete", "too-costly", "throttled")
+        for severity in ("warning", "information")
+    },
     "total a string": bundle(total="1"),
     "total negative": bundle(total=-1),
     "total a boolean": bundle(total=True),
