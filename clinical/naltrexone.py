@@ -9,7 +9,10 @@ naltrexone (Embeda, Troxyca) are opioids, not naltrexone orders.
 
 LDN is a dose of at most 5 mg per administration (``ldnMaxMgPerDose`` in naltrexone.json), read
 from, in order: the structured dose, the dosage text ("4.5mg", "LDN 3 mg"), the naltrexone
-ingredient's strength, the product's name, and the coded product's known strength.
+ingredient's strength, the product's name, and the coded product's known strength. LDN is often
+a liquid ("naltrexone 1 mg/mL", "50 mg in 50 mL"): a volume ("4.5 mL") is converted by the
+concentration the ingredient or the name gives; a concentration is never read as a dose, and a
+volume whose concentration is not known leaves the dose unknown.
 """
 
 from __future__ import annotations
@@ -31,6 +34,15 @@ from clinical.records import Concept, Medication, MedicationRecord, Quantity
 
 # "4.5 mg", "4.5mg", "1,5 mg", "500 mcg": a number directly followed by a mass unit.
 _MASS = re.compile(r"(\d+(?:[.,]\d+)?)\s*(mg|milligrams?|mcg|micrograms?|µg|ug)\b", re.IGNORECASE)
+# "1 mg/mL", "1mg per ml", "5 mg/5 mL": a mass per volume, a concentration and not a dose.
+_PER_VOLUME = re.compile(
+    r"(\d+(?:[.,]\d+)?)\s*(mg|milligrams?|mcg|micrograms?|µg|ug)\s*(?:/|per|in)\s*"
+    r"(\d+(?:[.,]\d+)?)?\s*(?:ml|millilit(?:er|re)s?)\b",
+    re.IGNORECASE,
+)
+# "4.5 mL", "3ml": a volume taken.
+_VOLUME = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:ml|millilit(?:er|re)s?)\b", re.IGNORECASE)
+_VOLUME_UNITS = frozenset({"ml", "milliliter", "milliliters", "millilitre", "millilitres", "{ml}"})
 _MG_PER = {"mg": 1.0, "milligram": 1.0, "milligrams": 1.0, "g": 1000.0, "gram": 1000.0}
 _MG_PER.update(dict.fromkeys(("mcg", "ug", "µg", "microgram", "micrograms"), 0.001))
 # Units that count doses of the product ("1 capsule"): multiplied by the strength per unit.
@@ -181,25 +193,29 @@ def _dose(
 ) -> tuple[float | None, str | None]:
     """Return the largest naltrexone dose per administration in mg, and where it was read."""
     strength = _strength_mg(record.medication, known)
-    doses = [mg for q in record.doses if (mg := _dose_mg(q, strength or product_mg)) is not None]
-    if doses:
-        return max(doses), "dose"
-    texts = [
-        float(n.replace(",", ".")) * _MG_PER[u.lower()]
-        for t in record.dosage_text
-        for n, u in _MASS.findall(t)
-    ]
-    if texts:
-        return max(texts), "dosage text"
-    if strength is not None:
-        return strength, "ingredient strength"
+    per_ml = _per_ml(record.medication, known)
     # A known product's own display ("... depot form, 1 mg" is a billing unit) says less than
     # its known strength; other names and free text are read.
     names = [
-        float(n.replace(",", ".")) * _MG_PER[u.lower()]
+        _number(n) * _MG_PER[u.lower()]
         for t in _free_names(record.medication, known)
-        for n, u in _MASS.findall(t)
+        for n, u in _masses(t)
     ]
+    per_unit = strength or product_mg or (names[0] if len(names) == 1 else None)
+    doses = [mg for q in record.doses if (mg := _dose_mg(q, per_unit, per_ml)) is not None]
+    if doses:
+        return max(doses), "dose"
+    texts = [_number(n) * _MG_PER[u.lower()] for t in record.dosage_text for n, u in _masses(t)]
+    if per_ml is not None:
+        texts += [_number(v) * per_ml for t in record.dosage_text for v in _volumes(t)]
+    if texts:
+        return max(texts), "dosage text"
+    if any(_is_volume(q) for q in record.doses) or any(
+        _volumes(t) for t in record.dosage_text
+    ):  # a volume taken, of a concentration not known: the dose is unknown
+        return None, None
+    if strength is not None:
+        return strength, "ingredient strength"
     if names:
         return max(names), "product name"
     if product_mg is not None:
@@ -207,16 +223,56 @@ def _dose(
     return None, None
 
 
+def _number(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+def _masses(text: str) -> list[tuple[str, str]]:
+    """Masses in a text that are not part of a concentration ("1 mg/mL")."""
+    return _MASS.findall(_PER_VOLUME.sub(" ", text))
+
+
+def _volumes(text: str) -> list[str]:
+    """Volumes taken in a text ("4.5 mL"), not the volume of a concentration."""
+    return _VOLUME.findall(_PER_VOLUME.sub(" ", text))
+
+
+def _is_volume(quantity: Quantity) -> bool:
+    return (quantity.unit or "").strip().lower() in _VOLUME_UNITS
+
+
+def _per_ml(medication: Medication, known: AntagonistKnowledge) -> float | None:
+    """Return the mg of naltrexone per mL: the ingredient's strength or a name's concentration."""
+    for ingredient in medication.ingredients:
+        strength = ingredient.strength
+        unit = (strength.unit or "").strip().lower() if strength else ""
+        if strength is not None and unit.endswith("/ml") and _is_naltrexone(ingredient.item, known):
+            mass = _mass_mg(strength)
+            if mass is not None:
+                return mass
+    for text in _texts(medication):
+        for amount, unit, volume in _PER_VOLUME.findall(text):
+            factor = _MG_PER.get(unit.lower().rstrip("s"), _MG_PER.get(unit.lower()))
+            if factor is not None:
+                return _number(amount) * factor / (_number(volume) if volume else 1.0)
+    return None
+
+
 def _strength_mg(medication: Medication, known: AntagonistKnowledge) -> float | None:
     """Return the strength in mg per unit of the Medication's naltrexone ingredient."""
     for ingredient in medication.ingredients:
-        item = ingredient.item
-        is_naltrexone = _has_ingredient_code((item,), known.ingredient_rxcui) or any(
-            next(known.names.find(text), None) for text in item.words()
-        )
-        if is_naltrexone and ingredient.strength is not None:
-            return _mass_mg(ingredient.strength)
+        strength = ingredient.strength
+        if strength is None or (strength.unit or "").strip().lower().endswith("/ml"):
+            continue  # a concentration is not a strength per unit
+        if _is_naltrexone(ingredient.item, known):
+            return _mass_mg(strength)
     return None
+
+
+def _is_naltrexone(item: Concept, known: AntagonistKnowledge) -> bool:
+    return _has_ingredient_code((item,), known.ingredient_rxcui) or any(
+        next(known.names.find(text), None) for text in item.words()
+    )
 
 
 def _mass_mg(quantity: Quantity) -> float | None:
@@ -225,11 +281,14 @@ def _mass_mg(quantity: Quantity) -> float | None:
     return None if factor is None else quantity.value * factor
 
 
-def _dose_mg(quantity: Quantity, per_unit_mg: float | None) -> float | None:
-    """Convert one structured dose to mg: a mass directly, a count of units by the strength."""
+def _dose_mg(quantity: Quantity, per_unit_mg: float | None, per_ml: float | None) -> float | None:
+    """Convert one structured dose to mg: a mass directly, a count of units by the strength,
+    a volume by the concentration."""
     mass = _mass_mg(quantity)
     if mass is not None:
         return mass
+    if _is_volume(quantity):
+        return None if per_ml is None else quantity.value * per_ml
     unit = (quantity.unit or "").strip().lower()
     if per_unit_mg is not None and (not unit or unit in _COUNT_UNITS):
         return quantity.value * per_unit_mg

@@ -68,6 +68,54 @@ def compounded(mg: float, *, coded_ingredient: bool = True) -> Medication:
         (named("naltrexone"), (), ("1.5 mg, then 3 mg, then 4.5 mg",), NaltrexoneKind.LDN, 4.5),
         (named("naltrexone"), (), ("5 mg nightly",), NaltrexoneKind.LDN, 5.0),
         (named("naltrexone"), (), ("6 mg nightly",), NaltrexoneKind.FULL_DOSE, 6.0),
+        # The 50 mg tablet cut or dissolved: a part of a tablet by the strength in its name.
+        (
+            named("naltrexone 50 mg tablet"),
+            (Quantity(0.09, "tablet"),),
+            (),
+            NaltrexoneKind.LDN,
+            4.5,
+        ),
+        # Liquid LDN: a volume by the concentration; a concentration is never a dose.
+        (
+            named("naltrexone 1 mg/mL oral solution"),
+            (Quantity(3, "mL"),),
+            (),
+            NaltrexoneKind.LDN,
+            3.0,
+        ),
+        (
+            named("naltrexone 1mg/ml suspension"),
+            (Quantity(10, "mL"),),
+            (),
+            NaltrexoneKind.FULL_DOSE,
+            10.0,
+        ),
+        (
+            named("naltrexone 50 mg in 50 mL water"),
+            (),
+            ("Take 4.5 mL at bedtime",),
+            NaltrexoneKind.LDN,
+            4.5,
+        ),
+        (named("naltrexone 1 mg/mL oral solution"), (), (), NaltrexoneKind.UNKNOWN_DOSE, None),
+        (
+            named("naltrexone oral liquid"),
+            (Quantity(3, "mL"),),
+            (),
+            NaltrexoneKind.UNKNOWN_DOSE,
+            None,
+        ),
+        (
+            Medication(
+                Concept(text="LDN liquid"),
+                ingredients=(Ingredient(Concept((NALTREXONE,)), Quantity(1, "mg/mL")),),
+            ),
+            (Quantity(4.5, "mL"),),
+            (),
+            NaltrexoneKind.LDN,
+            4.5,
+        ),
     ],
 )
 def test_kind_and_dose(
