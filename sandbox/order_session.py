@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sandbox.cards import Card, Suggestion
-from sandbox.orders import reference
+from sandbox.order_drafts import reference
 
 SESSION_TTL = 4 * 3600
 
