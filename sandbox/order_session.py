@@ -1,8 +1,9 @@
 """One prescribing session in the sandbox EHR: the draft orders, the last cards, the decisions.
 
 A session moves through ``order-select`` (cards shown while drafting) and ``order-sign`` (cards
-that must be accepted or overridden before the order counts as signed). Sessions live in memory
-for a few hours, under an unguessable id that also keeps other sites from posting to them.
+that must be accepted or overridden before the order counts as signed). Sessions live in the
+sandbox's database for a few hours, under an unguessable id that also keeps other sites from
+posting to them.
 """
 
 from __future__ import annotations

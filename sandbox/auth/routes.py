@@ -48,7 +48,7 @@ STYLE = {
 
 # The authorization endpoints, under the path of the issuer; SMART discovery, under the path of
 # the FHIR base (both paths come from the configuration, given at registration).
-blueprint = Blueprint("sandbox_auth", __name__)
+authorization = Blueprint("sandbox_auth", __name__)
 smart_discovery = Blueprint("sandbox_smart_discovery", __name__)
 
 
@@ -56,7 +56,7 @@ def init_auth(app: Flask, config: AuthConfig) -> SandboxAuth:
     """Start the authorization server for ``config`` on ``app`` and register its routes."""
     auth = SandboxAuth(config)
     auth.init_app(app)
-    app.register_blueprint(blueprint, url_prefix=config.issuer_path)
+    app.register_blueprint(authorization, url_prefix=config.issuer_path)
     app.register_blueprint(smart_discovery, url_prefix=config.fhir_path)
     return auth
 
@@ -68,26 +68,26 @@ def smart_configuration() -> Response:
     return _public(jsonify(discovery.smart_configuration(auth.config, auth.key.alg)))
 
 
-@blueprint.get("/.well-known/openid-configuration")
+@authorization.get("/.well-known/openid-configuration")
 def openid_configuration() -> Response:
     """Serve the OpenID Provider metadata."""
     auth = current_auth()
     return _public(jsonify(discovery.openid_configuration(auth.config, auth.key.alg)))
 
 
-@blueprint.get("/jwks")
+@authorization.get("/jwks")
 def jwks() -> Response:
     """Serve the id_token signing key as a JWK Set."""
     return _public(jsonify(current_auth().key.jwks()))
 
 
-@blueprint.get("/smart-style.json")
+@authorization.get("/smart-style.json")
 def smart_style() -> Response:
     """Serve the style the sandbox EHR offers apps."""
     return _public(jsonify(STYLE))
 
 
-@blueprint.post("/launch")
+@authorization.post("/launch")
 def launch() -> ResponseReturnValue:
     """Create a launch value for the context the EHR page sends."""
     auth = current_auth()
@@ -100,7 +100,7 @@ def launch() -> ResponseReturnValue:
     return answer, 201
 
 
-@blueprint.route("/authorize", methods=["GET", "POST"])
+@authorization.route("/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
     """Check an authorization request; ask the user, or answer at once when nothing is asked."""
     auth = current_auth()
@@ -120,7 +120,7 @@ def authorize() -> ResponseReturnValue:
     return _consent_page(auth.config, pending, transaction)
 
 
-@blueprint.post("/consent")
+@authorization.post("/consent")
 def consent() -> ResponseReturnValue:
     """Take the user's decision (and patient choice) on a held request."""
     auth = current_auth()
@@ -142,7 +142,7 @@ def consent() -> ResponseReturnValue:
     return _decide(auth, transaction, approved, patient)
 
 
-@blueprint.post("/token")
+@authorization.post("/token")
 def token() -> Response:
     """Answer the token endpoint (code and refresh grants)."""
     auth = current_auth()
