@@ -24,7 +24,7 @@ from benchmarks.machine import children, rss_bytes
 from benchmarks.servers import ISSUER, Served, bare, product
 from benchmarks.stats import Timing
 from sandbox.cds_client import ClientKey, hook_request
-from sandbox.orders import CHOICES_BY_KEY, draft_order, reference
+from sandbox.order_drafts import CHOICES_BY_KEY, draft_order, reference
 
 SERVICE = "/cds-services/ldn-naltrexone-order-select"
 AMOXICILLIN = {

@@ -33,8 +33,9 @@ from fhir_client import FhirClient, FhirError, FhirForbidden, FhirUnauthorized
 from fhir_profiles.artefacts import CAREPLAN_PROFILE, DOCUMENTREFERENCE_PROFILE
 from fhir_profiles.core_package import CorePackageMissingError
 from fhir_profiles.validation import validate
+from sandbox.cds_client import CdsCallFailed
 from sandbox.checker_capability import read_capabilities
-from sandbox.checker_cds import AppFactory, CdsCallFailed, CdsTarget, InProcessCds, judge_cards
+from sandbox.checker_cds import AppFactory, CdsTarget, InProcessCds, judge_cards
 from sandbox.checker_cleanup import clean_up, tagged_resources
 from sandbox.checker_report import Echo, Progress, StepResult, Verdict
 from sandbox.checker_save import SavedPlan, SaveProblem, read_back, save_plan

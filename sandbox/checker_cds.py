@@ -21,8 +21,8 @@ from typing import Any
 from flask import Flask
 from joserfc.jwk import ECKey
 
-from sandbox import orders
-from sandbox.cds_client import JWT_LIFETIME, ClientKey, hook_request
+from sandbox import order_drafts
+from sandbox.cds_client import JWT_LIFETIME, CdsCallFailed, ClientKey, hook_request
 from sandbox.patients import Expectation
 
 SERVICE_ID = "ldn-naltrexone-order-select"
@@ -39,7 +39,7 @@ SCOPE = (
     "patient/Medication.rs patient/Condition.rs"
 )
 USER = "Practitioner/ldn-check"
-LDN = orders.CHOICES_BY_KEY["ldn-1.5"]
+LDN = order_drafts.CHOICES_BY_KEY["ldn-1.5"]
 
 # The expected outcome's status, as the indicator of the card about the naltrexone order.
 INDICATOR = {
@@ -59,10 +59,6 @@ TOPICS = {
 }
 
 AppFactory = Callable[[Mapping[str, Any]], Flask]
-
-
-class CdsCallFailed(Exception):
-    """The CDS service did not answer with cards; the message says what it answered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +81,7 @@ class CdsTarget:
 
 def draft_order(patient_id: str) -> dict[str, Any]:
     """Return the draft MedicationRequest for low-dose naltrexone 1.5 mg nightly."""
-    return {**orders.draft_order(LDN, patient_id, USER), "id": DRAFT_ID}
+    return {**order_drafts.draft_order(LDN, patient_id, USER), "id": DRAFT_ID}
 
 
 class InProcessCds:

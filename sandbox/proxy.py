@@ -1,7 +1,7 @@
 """The FHIR proxy: the sandbox's token-checking front door to the FHIR server behind it (SEKMET).
 
 Every request needs a live access token from the sandbox authorization server, whose scopes are
-enforced (fhir_access.py) before and after the call. Absolute URLs in answers (Bundle links,
+enforced (proxy_access.py) before and after the call. Absolute URLs in answers (Bundle links,
 ``fullUrl``, ``Location``) are rewritten from the server's base to the proxy's, so paging stays on
 the proxy. Only a fixed set of headers passes either way; bodies have a size limit; calls have a
 timeout. ``/metadata`` is public and advertises the SMART endpoints.
@@ -23,8 +23,8 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
 from fhir_client import FhirClient, FhirError, FhirNotFound
-from sandbox.auth import AuthConfig, TokenInfo, introspect
-from sandbox.fhir_access import (
+from sandbox.auth import AuthConfig, TokenInfo, current_auth, introspect
+from sandbox.proxy_access import (
     AccessDenied,
     BadFhirRequest,
     Operation,
@@ -35,6 +35,7 @@ from sandbox.fhir_access import (
     parse_operation,
 )
 from sandbox.settings import SandboxSettings
+from sandbox.state import current_sandbox
 
 FHIR_JSON = "application/fhir+json"
 # Request headers a FHIR client legitimately sends; Authorization, cookies, Host and
@@ -156,102 +157,114 @@ class Upstream:
                 self.rewrite(entry["resource"])
 
 
-def create_proxy_blueprint(settings: SandboxSettings, auth: AuthConfig) -> Blueprint:
-    """Build the proxy's blueprint, mounted at the path of ``settings.fhir_base``."""
-    blueprint = Blueprint("fhir_proxy", __name__)
-    session = requests.Session()
-    session.trust_env = False  # loopback only: never route through an environment proxy
-    upstream = Upstream(settings, session)
-    path = auth.fhir_path
+# Mounted at the path of the sandbox's FHIR base (``/fhir``).
+proxy = Blueprint("fhir_proxy", __name__)
 
-    @blueprint.before_request
-    def limit_body() -> None:
-        request.max_content_length = settings.max_body_bytes
 
-    @blueprint.after_request
-    def cors(response: Response) -> Response:
-        # Browser-based SMART apps call FHIR across origins with a bearer token (no cookies).
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Expose-Headers"] = ", ".join(RETURNED_HEADERS)
-        if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE"
-            response.headers["Access-Control-Allow-Headers"] = ", ".join(
-                ("Authorization", "Content-Type", *FORWARDED_REQUEST_HEADERS)
-            )
-        return response
+@proxy.after_request
+def cors(response: Response) -> Response:
+    """Let browser-based SMART apps call FHIR across origins with a bearer token (no cookies)."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = ", ".join(RETURNED_HEADERS)
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE"
+        response.headers["Access-Control-Allow-Headers"] = ", ".join(
+            ("Authorization", "Content-Type", *FORWARDED_REQUEST_HEADERS)
+        )
+    return response
 
-    @blueprint.get(f"{path}/metadata")
-    def metadata() -> Response:
-        answer = upstream.send("GET", "metadata", "", None)
-        body = _json_answer(answer)
-        if answer.status_code == 200 and body.get("resourceType") == "CapabilityStatement":
-            _advertise_smart(body, auth)
-        upstream.rewrite(body)
-        return _relay(answer, body, upstream)
 
-    @blueprint.route(path, methods=["GET", "POST"])
-    def system() -> Response:
-        token = _token()
-        if request.method == "GET":
-            raise ProxyError(400, "not-supported", "Searching the whole system is not supported.")
-        bundle = _json_body()
-        operations = bundle_operations(bundle)
-        for operation in operations:
-            _check_before_call(token, operation, upstream)
-        answer = upstream.send("POST", "", _query(), orjson.dumps(bundle))
-        body = _json_answer(answer)
-        entries = body.get("entry", []) if body.get("resourceType") == "Bundle" else []
-        for operation, entry in zip(operations, entries, strict=False):
-            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-                check_after(token, operation, entry["resource"])
-        upstream.rewrite(body)
-        return _relay(answer, body, upstream)
+@proxy.get("/metadata")
+def metadata() -> Response:
+    """Relay the server's CapabilityStatement, advertising the SMART endpoints (no token)."""
+    upstream = _upstream()
+    answer = upstream.send("GET", "metadata", "", None)
+    body = _json_answer(answer)
+    if answer.status_code == 200 and body.get("resourceType") == "CapabilityStatement":
+        _advertise_smart(body, current_auth().config)
+    upstream.rewrite(body)
+    return _relay(answer, body, upstream)
 
-    @blueprint.route(f"{path}/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
-    def resource(rest: str) -> Response:
-        token = _token()
-        segments = rest.split("/")
-        params = tuple(request.args.items(multi=True))
-        search_post = request.method == "POST" and segments[1:] == ["_search"]
-        if search_post:
-            params += tuple(request.form.items(multi=True))
-        body = _json_body() if request.method in ("POST", "PUT") and not search_post else None
-        operation = parse_operation(request.method, segments, params, body)
+
+@proxy.route("", methods=["GET", "POST"])
+def system() -> Response:
+    """Relay a batch or transaction, checking every entry before and after."""
+    token = _token()
+    if request.method == "GET":
+        raise ProxyError(400, "not-supported", "Searching the whole system is not supported.")
+    upstream = _upstream()
+    bundle = _json_body()
+    operations = bundle_operations(bundle)
+    for operation in operations:
         _check_before_call(token, operation, upstream)
-        if search_post:
-            # Forwarded as a GET: the form parameters travel in the query, checked above.
-            answer = upstream.send("GET", operation.path, urlencode(params), None)
-        else:
-            payload = orjson.dumps(body) if body is not None else None
-            answer = upstream.send(
-                request.method, _upstream_path(segments, operation), _query(), payload
-            )
-        content = _json_answer(answer) if answer.content else None
-        if content is not None and answer.status_code < 300:
-            check_after(token, operation, content)
-        if content is not None:
-            upstream.rewrite(content)
-        return _relay(answer, content, upstream)
+    answer = upstream.send("POST", "", _query(), orjson.dumps(bundle))
+    body = _json_answer(answer)
+    entries = body.get("entry", []) if body.get("resourceType") == "Bundle" else []
+    for operation, entry in zip(operations, entries, strict=False):
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+            check_after(token, operation, entry["resource"])
+    upstream.rewrite(body)
+    return _relay(answer, body, upstream)
 
-    @blueprint.errorhandler(ProxyError)
-    def proxy_error(error: ProxyError) -> Response:
-        return error.response()
 
-    @blueprint.errorhandler(AccessDenied)
-    def access_denied(error: AccessDenied) -> Response:
-        log.info("FHIR request refused by scope", extra={"event": "proxy_forbidden", "status": 403})
-        return outcome_response(403, "forbidden", str(error))
+@proxy.route("/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+def resource(rest: str) -> Response:
+    """Relay one interaction on a type or a resource, checked before and after."""
+    token = _token()
+    upstream = _upstream()
+    segments = rest.split("/")
+    params = tuple(request.args.items(multi=True))
+    search_post = request.method == "POST" and segments[1:] == ["_search"]
+    if search_post:
+        params += tuple(request.form.items(multi=True))
+    body = _json_body() if request.method in ("POST", "PUT") and not search_post else None
+    operation = parse_operation(request.method, segments, params, body)
+    _check_before_call(token, operation, upstream)
+    if search_post:
+        # Forwarded as a GET: the form parameters travel in the query, checked above.
+        answer = upstream.send("GET", operation.path, urlencode(params), None)
+    else:
+        payload = orjson.dumps(body) if body is not None else None
+        answer = upstream.send(
+            request.method, _upstream_path(segments, operation), _query(), payload
+        )
+    content = _json_answer(answer) if answer.content else None
+    if content is not None and answer.status_code < 300:
+        check_after(token, operation, content)
+    if content is not None:
+        upstream.rewrite(content)
+    return _relay(answer, content, upstream)
 
-    @blueprint.errorhandler(BadFhirRequest)
-    def bad_request(error: BadFhirRequest) -> Response:
-        return outcome_response(400, "invalid", str(error))
 
-    @blueprint.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response:
-        code = "too-costly" if error.code == 413 else "processing"
-        return outcome_response(error.code or 400, code, error.description or error.name)
+@proxy.errorhandler(ProxyError)
+def proxy_error(error: ProxyError) -> Response:
+    """Answer a request the proxy refuses itself."""
+    return error.response()
 
-    return blueprint
+
+@proxy.errorhandler(AccessDenied)
+def access_denied(error: AccessDenied) -> Response:
+    """Answer 403 when the token's scopes do not allow the request."""
+    log.info("FHIR request refused by scope", extra={"event": "proxy_forbidden", "status": 403})
+    return outcome_response(403, "forbidden", str(error))
+
+
+@proxy.errorhandler(BadFhirRequest)
+def bad_request(error: BadFhirRequest) -> Response:
+    """Answer 400 for a request the proxy does not understand."""
+    return outcome_response(400, "invalid", str(error))
+
+
+@proxy.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    """Answer Flask's own refusals (e.g. a body over the limit) as OperationOutcomes."""
+    code = "too-costly" if error.code == 413 else "processing"
+    return outcome_response(error.code or 400, code, error.description or error.name)
+
+
+def _upstream() -> Upstream:
+    state = current_sandbox()
+    return Upstream(state.settings, state.session)
 
 
 def _token() -> TokenInfo:

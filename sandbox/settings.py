@@ -1,4 +1,9 @@
-"""What the sandbox EHR needs to know: where it lives, its FHIR server, and the product it calls."""
+"""What the sandbox EHR needs to know: where it lives, its FHIR server, and the product it calls.
+
+``SandboxSettings`` is the sandbox's one settings object: built once before the app, checked
+as it is built (a bad value stops the start with a message naming the setting), frozen, and
+read by every part of the sandbox app through ``sandbox.state.current_sandbox().settings``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from urllib.parse import urlsplit
 
 from joserfc.jwk import ECKey
 
+from sandbox.auth.models import USER_REFERENCE, Client, ClientConfigError
 from sandbox.loader import SAMPLE_PRACTITIONER
 
 # The client id the sandbox's authorization server records for tokens it hands the CDS service.
@@ -27,7 +33,8 @@ class SandboxSettings:
     proxy at ``/fhir`` and the authorization server at ``/auth`` all live there);
     ``fhir_upstream`` is the FHIR server behind the proxy (SEKMET on loopback);
     ``app_launch_url`` and ``cds_services_url`` are the product's SMART launch URL and CDS
-    Hooks discovery URL. ``clients`` are SMART client registrations (RFC 7591 names).
+    Hooks discovery URL. ``clients`` are SMART client registrations (RFC 7591 names), checked
+    into ``registered_clients``.
     """
 
     public_base: str
@@ -41,12 +48,30 @@ class SandboxSettings:
     upstream_timeout: float = 30.0
     cds_timeout: float = 10.0
     max_body_bytes: int = 16 * 1024 * 1024
+    registered_clients: tuple[Client, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("public_base", "fhir_upstream", "app_launch_url", "cds_services_url"):
             object.__setattr__(self, name, _url(name, getattr(self, name)))
-        if self.cds_key.curve_name != "P-384" or not self.cds_key.is_private:
+        object.__setattr__(self, "registered_clients", _clients(self.clients))
+        if not isinstance(self.user, str) or not USER_REFERENCE.fullmatch(self.user):
+            raise SandboxSettingsError(
+                f"user must be a reference such as Practitioner/123, not {self.user!r}"
+            )
+        if not isinstance(self.auto_approve, bool):
+            raise SandboxSettingsError("auto_approve must be true or false")
+        if (
+            not isinstance(self.cds_key, ECKey)
+            or self.cds_key.curve_name != "P-384"
+            or not self.cds_key.is_private
+        ):
             raise SandboxSettingsError("cds_key must be a private P-384 key (ES384)")
+        for name in ("upstream_timeout", "cds_timeout", "max_body_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise SandboxSettingsError(f"{name} must be a positive number, not {value!r}")
+        if not isinstance(self.max_body_bytes, int):
+            raise SandboxSettingsError("max_body_bytes must be a whole number of bytes")
 
     @property
     def fhir_base(self) -> str:
@@ -76,3 +101,14 @@ def _url(name: str, value: object) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise SandboxSettingsError(f"{name} must be an absolute http(s) URL, not {value!r}")
     return value.rstrip("/")
+
+
+def _clients(registrations: object) -> tuple[Client, ...]:
+    if not isinstance(registrations, tuple | list) or not all(
+        isinstance(entry, Mapping) for entry in registrations
+    ):
+        raise SandboxSettingsError("clients must be a list of client registrations")
+    try:
+        return tuple(Client.from_dict(entry) for entry in registrations)
+    except ClientConfigError as error:
+        raise SandboxSettingsError(f"clients: {error}") from None

@@ -45,7 +45,7 @@ from cds_hooks import check, routes
 from cds_hooks.state import EXTENSION, CdsState
 from ldn_safety.app import create_app
 from sandbox.cds_client import ClientKey, hook_request
-from sandbox.orders import CHOICES_BY_KEY, draft_order, reference
+from sandbox.order_drafts import CHOICES_BY_KEY, draft_order, reference
 
 TODAY = date(2026, 6, 15)
 PATIENT_ID = "bench-patient"

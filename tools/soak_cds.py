@@ -39,7 +39,7 @@ import requests
 from joserfc.jwk import ECKey
 
 from sandbox.cds_client import ClientKey, hook_request
-from sandbox.orders import CHOICES_BY_KEY, draft_order, reference
+from sandbox.order_drafts import CHOICES_BY_KEY, draft_order, reference
 from tools.bench_cds import _is_opioid, chart_prefetch
 
 ISSUER = "https://ehr.soak.test"

@@ -1,6 +1,6 @@
 """The sandbox's SMART authorization server (SMART App Launch 2.x), built on authlib.
 
-Mount it with ``app.register_blueprint(create_auth_blueprint(config))``; the FHIR proxy asks
+Start it on an app with ``init_auth(app, config)``; the FHIR proxy asks
 ``introspect(token)`` what a bearer token grants, the EHR page asks ``create_launch(context)``
 for a launch value. See docs/sandbox-auth.md.
 """
@@ -8,7 +8,7 @@ for a launch value. See docs/sandbox-auth.md.
 from sandbox.auth.config import AuthConfig, AuthConfigError, PatientChoice, PatientListError
 from sandbox.auth.launch import LaunchContext, LaunchRequestError
 from sandbox.auth.models import Client, ClientConfigError, TokenInfo
-from sandbox.auth.routes import create_auth_blueprint
+from sandbox.auth.routes import init_auth
 from sandbox.auth.scopes import Interaction, Scopes
 from sandbox.auth.server import SandboxAuth, create_launch, current_auth, introspect
 
@@ -25,8 +25,8 @@ __all__ = [
     "SandboxAuth",
     "Scopes",
     "TokenInfo",
-    "create_auth_blueprint",
     "create_launch",
     "current_auth",
+    "init_auth",
     "introspect",
 ]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 from sandbox.auth.keys import SIGNING_ALGORITHMS
@@ -36,7 +35,7 @@ PatientSource = Callable[[], Sequence[PatientChoice]]
 
 @dataclass(frozen=True)
 class AuthConfig:
-    """Everything the authorization server needs; build it with ``from_settings`` or directly.
+    """Everything the authorization server needs (the sandbox app builds it from its settings).
 
     ``fhir_base`` is the FHIR proxy's base URL (``aud`` must equal it, and the SMART
     configuration is served under it). ``issuer`` is the authorization server's own base URL:
@@ -73,25 +72,6 @@ class AuthConfig:
         ids = [client.client_id for client in self.clients]
         if len(ids) != len(set(ids)):
             raise AuthConfigError("client_id values must be unique")
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any], patients: PatientSource) -> AuthConfig:
-        """Build the configuration from lower-case settings (``app.config.get_namespace``).
-
-        ``clients`` is a list of registrations (RFC 7591 names: ``client_id``,
-        ``redirect_uris``, ``token_endpoint_auth_method``, ``client_secret`` or ``jwks``,
-        ``scope``, ``client_name``); other keys are the field names of this class.
-        """
-        known = set(cls.__dataclass_fields__) - {"clients", "patients", "now"}
-        unknown = set(settings) - known - {"clients"}
-        if unknown:
-            raise AuthConfigError(f"unknown settings: {sorted(unknown)}")
-        for required in ("fhir_base", "issuer"):
-            if required not in settings:
-                raise AuthConfigError(f"the setting '{required}' is required")
-        clients = tuple(Client.from_dict(entry) for entry in settings.get("clients", ()))
-        options = {key: value for key, value in settings.items() if key in known}
-        return cls(clients=clients, patients=patients, **options)
 
     @property
     def fhir_path(self) -> str:

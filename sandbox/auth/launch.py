@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fhir_profiles.syntax import FHIR_ID, ID_SYNTAX
+from fhir_profiles.syntax import FHIR_ID, ID_SYNTAX, TYPE_SYNTAX
 from sandbox.auth.models import USER_REFERENCE
 from sandbox.auth.store import ExpiringMap, SandboxDatabase
 
-_REFERENCE = re.compile(rf"[A-Z][A-Za-z]{{0,63}}/{ID_SYNTAX}")
+_REFERENCE = re.compile(rf"{TYPE_SYNTAX}/{ID_SYNTAX}")
 # The most appContext a launch carries, in UTF-8 bytes: it rides in every token response.
 APP_CONTEXT_LIMIT = 4096
 

@@ -1,4 +1,4 @@
-"""HTTP face of the sandbox authorization server: one Flask blueprint, paths from the config.
+"""HTTP face of the sandbox authorization server: two Flask blueprints, paths from the config.
 
 Routes (``{fhir}`` and ``{auth}`` are the paths of ``fhir_base`` and ``issuer``):
 
@@ -18,14 +18,14 @@ import re
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, Response, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, Response, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from sandbox.auth import discovery
 from sandbox.auth.config import AuthConfig, PatientListError
 from sandbox.auth.launch import LaunchContext, LaunchRequestError
 from sandbox.auth.scopes import describe_scope, scope_tokens
-from sandbox.auth.server import PendingAuthorization, SandboxAuth
+from sandbox.auth.server import PendingAuthorization, SandboxAuth, current_auth
 
 # What a URI may contain (RFC 3986 characters, no spaces or quotes): anything else is refused
 # before authlib sees it, as it would echo the value into an error description.
@@ -46,84 +46,111 @@ STYLE = {
 }
 
 
-def create_auth_blueprint(config: AuthConfig) -> Blueprint:
-    """Build the authorization server's blueprint; register it on the app without a prefix."""
+# The authorization endpoints, under the path of the issuer; SMART discovery, under the path of
+# the FHIR base (both paths come from the configuration, given at registration).
+authorization = Blueprint("sandbox_auth", __name__)
+smart_discovery = Blueprint("sandbox_smart_discovery", __name__)
+
+
+def init_auth(app: Flask, config: AuthConfig) -> SandboxAuth:
+    """Start the authorization server for ``config`` on ``app`` and register its routes."""
     auth = SandboxAuth(config)
-    blueprint = Blueprint("sandbox_auth", __name__)
-    blueprint.record_once(lambda state: auth.init_app(state.app))
-    fhir, base = config.fhir_path, config.issuer_path
+    auth.init_app(app)
+    app.register_blueprint(authorization, url_prefix=config.issuer_path)
+    app.register_blueprint(smart_discovery, url_prefix=config.fhir_path)
+    return auth
 
-    @blueprint.get(f"{fhir}/.well-known/smart-configuration")
-    def smart_configuration() -> Response:
-        return _public(jsonify(discovery.smart_configuration(config, auth.key.alg)))
 
-    @blueprint.get(f"{base}/.well-known/openid-configuration")
-    def openid_configuration() -> Response:
-        return _public(jsonify(discovery.openid_configuration(config, auth.key.alg)))
+@smart_discovery.get("/.well-known/smart-configuration")
+def smart_configuration() -> Response:
+    """Serve the SMART configuration (App Launch 2.x, "Conformance")."""
+    auth = current_auth()
+    return _public(jsonify(discovery.smart_configuration(auth.config, auth.key.alg)))
 
-    @blueprint.get(f"{base}/jwks")
-    def jwks() -> Response:
-        return _public(jsonify(auth.key.jwks()))
 
-    @blueprint.get(f"{base}/smart-style.json")
-    def smart_style() -> Response:
-        return _public(jsonify(STYLE))
+@authorization.get("/.well-known/openid-configuration")
+def openid_configuration() -> Response:
+    """Serve the OpenID Provider metadata."""
+    auth = current_auth()
+    return _public(jsonify(discovery.openid_configuration(auth.config, auth.key.alg)))
 
-    @blueprint.post(f"{base}/launch")
-    def launch() -> ResponseReturnValue:
+
+@authorization.get("/jwks")
+def jwks() -> Response:
+    """Serve the id_token signing key as a JWK Set."""
+    return _public(jsonify(current_auth().key.jwks()))
+
+
+@authorization.get("/smart-style.json")
+def smart_style() -> Response:
+    """Serve the style the sandbox EHR offers apps."""
+    return _public(jsonify(STYLE))
+
+
+@authorization.post("/launch")
+def launch() -> ResponseReturnValue:
+    """Create a launch value for the context the EHR page sends."""
+    auth = current_auth()
+    try:
+        context = LaunchContext.from_json(request.get_json(silent=True))
+    except LaunchRequestError as error:
+        return {"error": "invalid_request", "error_description": str(error)}, 400
+    value = auth.create_launch(context)
+    answer = {"launch": value, "iss": auth.config.fhir_base, "expires_in": auth.config.launch_ttl}
+    return answer, 201
+
+
+@authorization.route("/authorize", methods=["GET", "POST"])
+def authorize() -> ResponseReturnValue:
+    """Check an authorization request; ask the user, or answer at once when nothing is asked."""
+    auth = current_auth()
+    redirect_uri = request.values.get("redirect_uri")
+    if redirect_uri is not None and not _URI.fullmatch(redirect_uri):
+        return _error_page("The redirect_uri is not a valid URI.", 400)
+    try:
+        transaction, pending = auth.hold_authorization_request()
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            redirect: Response = auth.server.handle_error_response(None, error)
+            return redirect
+        message = f"{error.error}: {error.get_error_description() or 'request refused'}"
+        return _error_page(message, error.status_code)
+    if auth.config.auto_approve and not pending.needs_patient:
+        return _decide(auth, transaction, approved=True, patient=None)
+    return _consent_page(auth.config, pending, transaction)
+
+
+@authorization.post("/consent")
+def consent() -> ResponseReturnValue:
+    """Take the user's decision (and patient choice) on a held request."""
+    auth = current_auth()
+    transaction = request.form.get("transaction", "")
+    pending = auth.pending(transaction)
+    if pending is None:
+        return _expired_page()
+    approved = request.form.get("decision") == "approve"
+    patient = request.form.get("patient")
+    if approved and pending.needs_patient:
         try:
-            context = LaunchContext.from_json(request.get_json(silent=True))
-        except LaunchRequestError as error:
-            return {"error": "invalid_request", "error_description": str(error)}, 400
-        value = auth.create_launch(context)
-        answer = {"launch": value, "iss": config.fhir_base, "expires_in": config.launch_ttl}
-        return answer, 201
+            offered = {choice.id for choice in auth.config.patients()}
+        except PatientListError:
+            return _patients_unavailable_page()
+        if patient not in offered:
+            return _consent_page(
+                auth.config, pending, transaction, "Choose a patient from the list.", 400
+            )
+    return _decide(auth, transaction, approved, patient)
 
-    @blueprint.route(f"{base}/authorize", methods=["GET", "POST"])
-    def authorize() -> ResponseReturnValue:
-        redirect_uri = request.values.get("redirect_uri")
-        if redirect_uri is not None and not _URI.fullmatch(redirect_uri):
-            return _error_page("The redirect_uri is not a valid URI.", 400)
-        try:
-            transaction, pending = auth.hold_authorization_request()
-        except OAuth2Error as error:
-            if error.redirect_uri:
-                redirect: Response = auth.server.handle_error_response(None, error)
-                return redirect
-            message = f"{error.error}: {error.get_error_description() or 'request refused'}"
-            return _error_page(message, error.status_code)
-        if config.auto_approve and not pending.needs_patient:
-            return _decide(auth, transaction, approved=True, patient=None)
-        return _consent_page(config, pending, transaction)
 
-    @blueprint.post(f"{base}/consent")
-    def consent() -> ResponseReturnValue:
-        transaction = request.form.get("transaction", "")
-        pending = auth.pending(transaction)
-        if pending is None:
-            return _expired_page()
-        approved = request.form.get("decision") == "approve"
-        patient = request.form.get("patient")
-        if approved and pending.needs_patient:
-            try:
-                offered = {choice.id for choice in config.patients()}
-            except PatientListError:
-                return _patients_unavailable_page()
-            if patient not in offered:
-                return _consent_page(
-                    config, pending, transaction, "Choose a patient from the list.", 400
-                )
-        return _decide(auth, transaction, approved, patient)
-
-    @blueprint.post(f"{base}/token")
-    def token() -> Response:
-        try:
-            response: Response = auth.server.create_token_response()
-        except OAuth2Error as error:  # raised before authlib's own handling (e.g. plain http)
-            response = auth.server.handle_error_response(None, error)
-        return _public(response)
-
-    return blueprint
+@authorization.post("/token")
+def token() -> Response:
+    """Answer the token endpoint (code and refresh grants)."""
+    auth = current_auth()
+    try:
+        response: Response = auth.server.create_token_response()
+    except OAuth2Error as error:  # raised before authlib's own handling (e.g. plain http)
+        response = auth.server.handle_error_response(None, error)
+    return _public(response)
 
 
 def _decide(

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from fhir_profiles.syntax import TYPE_SYNTAX
+
 Interaction = Literal["c", "r", "u", "d", "s"]
 
 INTERACTIONS = "cruds"
@@ -31,7 +33,7 @@ REFRESH_SCOPES = frozenset({"offline_access", "online_access"})
 
 _V1_PERMISSIONS = {"read": "rs", "write": "cud", "*": "cruds"}
 _V2_PERMISSIONS = re.compile(r"c?r?u?d?s?")
-_RESOURCE_SCOPE = re.compile(r"(patient|user|system)/(\*|[A-Z][A-Za-z]{0,63})\.([a-z*]+)")
+_RESOURCE_SCOPE = re.compile(rf"(patient|user|system)/(\*|{TYPE_SYNTAX})\.([a-z*]+)")
 _INTERACTION_WORDS = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
 _CONTEXT_WORDS = {
     "openid": "confirm who you are to the app",

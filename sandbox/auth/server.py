@@ -244,7 +244,7 @@ def current_auth() -> SandboxAuth:
     """Return the sandbox authorization server of the current Flask app."""
     auth = current_app.extensions.get(EXTENSION)
     if auth is None:
-        raise RuntimeError("no sandbox authorization server: register create_auth_blueprint()")
+        raise RuntimeError("no sandbox authorization server on this app: call init_auth()")
     return auth  # type: ignore[no-any-return]
 
 

@@ -21,7 +21,7 @@ from sandbox.auth import current_auth
 from sandbox.cards import Card
 from sandbox.cds_client import CdsClient, ClientKey, hook_request
 from sandbox.demo import Demo
-from sandbox.orders import CHOICES_BY_KEY, draft_order, reference
+from sandbox.order_drafts import CHOICES_BY_KEY, draft_order, reference
 from sandbox.settings import CDS_SERVICE_CLIENT_ID
 
 CHROMIUM = "/usr/bin/chromium"

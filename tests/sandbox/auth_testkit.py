@@ -11,7 +11,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -23,13 +23,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from werkzeug.test import TestResponse
 
-from sandbox.auth import (
-    AuthConfig,
-    PatientChoice,
-    SandboxAuth,
-    create_auth_blueprint,
-    current_auth,
-)
+from sandbox.auth import AuthConfig, Client, PatientChoice, SandboxAuth, init_auth
 
 FHIR_BASE = "http://localhost/fhir"
 ISSUER = "http://localhost/auth"
@@ -164,19 +158,18 @@ class AuthSandbox:
         patients: Callable[[], Sequence[PatientChoice]] | None = None,
         **settings: Any,
     ) -> AuthSandbox:
-        """Mount the blueprint as the sandbox app does, with test clients and a fake clock."""
+        """Start the server on an app as the sandbox does, with test clients and a fake clock."""
         clock = FakeClock()
-        base = {
-            "fhir_base": FHIR_BASE,
-            "issuer": ISSUER,
-            "signing_alg": "ES384",
-            "clients": client_registrations(),
-        }
-        config = AuthConfig.from_settings({**base, **settings}, patients or (lambda: PATIENTS))
+        config = AuthConfig(
+            fhir_base=FHIR_BASE,
+            issuer=ISSUER,
+            clients=tuple(Client.from_dict(entry) for entry in client_registrations()),
+            patients=patients or (lambda: PATIENTS),
+            now=clock,
+            **{"signing_alg": "ES384", **settings},
+        )
         app = Flask(__name__, template_folder=str(files("ldn_safety.templates")))
-        app.register_blueprint(create_auth_blueprint(replace(config, now=clock)))
-        with app.app_context():
-            auth = current_auth()
+        auth = init_auth(app, config)
         return cls(app=app, http=app.test_client(), clock=clock, auth=auth)
 
     def create_launch(self, **context: Any) -> str:

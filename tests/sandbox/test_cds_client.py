@@ -16,7 +16,7 @@ from sandbox.card_markdown import render_detail
 from sandbox.cards import CardFormatError, parse_cards
 from sandbox.cds_client import CdsCallFailed, CdsClient, ClientKey, feedback_item, hook_request
 from sandbox.demo import Demo
-from sandbox.orders import CHOICES_BY_KEY, draft_order
+from sandbox.order_drafts import CHOICES_BY_KEY, draft_order
 from sandbox.patients import expectations, sample_keys
 from tests.sandbox.ehr_testkit import card_indicators
 

@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sandbox.auth import Scopes, TokenInfo
-from sandbox.fhir_access import AccessDenied, Operation, check_after
 from sandbox.fhir_server import FhirServer, free_loopback_port
 from sandbox.loader import load_samples
+from sandbox.proxy_access import AccessDenied, Operation, check_after
 from tests.sandbox.ehr_testkit import PROXY_BASE, bearer, issues, sandbox_app, token
 
 pytestmark = pytest.mark.integration

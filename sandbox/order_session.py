@@ -1,8 +1,9 @@
 """One prescribing session in the sandbox EHR: the draft orders, the last cards, the decisions.
 
 A session moves through ``order-select`` (cards shown while drafting) and ``order-sign`` (cards
-that must be accepted or overridden before the order counts as signed). Sessions live in memory
-for a few hours, under an unguessable id that also keeps other sites from posting to them.
+that must be accepted or overridden before the order counts as signed). Sessions live in the
+sandbox's database for a few hours, under an unguessable id that also keeps other sites from
+posting to them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sandbox.cards import Card, Suggestion
-from sandbox.orders import reference
+from sandbox.order_drafts import reference
 
 SESSION_TTL = 4 * 3600
 
