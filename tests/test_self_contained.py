@@ -13,7 +13,7 @@ SKIPPED_FOLDERS = {"build", "dist", "node_modules", "var", "__pycache__"}
 
 
 def _sources() -> list[Path]:
-    """Return the repository's code, tests, documents, data and settings (no hidden folder, no build)."""
+    """Return the code, tests, documents, data and settings (no hidden folder, no build)."""
     return [
         path
         for path in REPO.rglob("*")
