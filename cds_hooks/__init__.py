@@ -34,7 +34,7 @@ def init_app(app: Flask) -> None:
 
     for name, value in DEFAULTS.items():
         app.config.setdefault(name, value)
-    # The day the checks reason about; shared with the SMART app (see smart_app.init_app).
+    # The day the checks reason about; the SMART app reads the same (AppSettings.today).
     app.config.setdefault("TODAY", date.today)
     settings = load_settings(app.config)
     app.extensions[EXTENSION] = build_state(settings, _database_url(app))
