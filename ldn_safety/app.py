@@ -16,6 +16,7 @@ from cds_hooks.state import database_problem
 from ldn_safety.about import bp as about
 from ldn_safety.headers import install_headers
 from ldn_safety.logs import configure_logging
+from ldn_safety.settings import DeployableSettings
 from smart_app.session import session_store_problem
 from smart_app.settings import app_settings
 
@@ -32,8 +33,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("LDN")
     if test_config is not None:
         app.config.from_mapping(test_config)
-    configure_logging(app)
-    install_headers(app)
+    settings = DeployableSettings.from_config(app.config)
+    configure_logging(app, settings)
+    install_headers(app, settings)
     smart_app.init_app(app)
     init_cds_hooks(app)
     app.register_blueprint(about)

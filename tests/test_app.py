@@ -27,6 +27,13 @@ def test_environment_configures_the_app(monkeypatch) -> None:
     assert app.config["LOG_LEVEL"] == "WARNING"
 
 
+@pytest.mark.parametrize("value", ['"LOUD"', '"info"', "true"])
+def test_a_malformed_log_level_stops_start_up(monkeypatch, value: str) -> None:
+    monkeypatch.setenv("LDN_LOG_LEVEL", value)
+    with pytest.raises(ValueError, match="LOG_LEVEL must be a level"):
+        create_app()
+
+
 def test_a_malformed_methadone_washout_stops_start_up(monkeypatch) -> None:
     monkeypatch.setenv("LDN_METHADONE_WASHOUT_DAYS", "0")
     with pytest.raises(ValueError, match="LDN_METHADONE_WASHOUT_DAYS"):
