@@ -6,8 +6,9 @@ setting stops the app at start-up with a message naming it, never at the first c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -106,6 +107,9 @@ class CdsSettings:
     rate_limit_storage_uri: str
     # The clinical knowledge with the site's windows (``clinical.knowledge.site_knowledge``).
     knowledge: Knowledge
+    # The day the checks reason about (``TODAY``: code may pin another, never the environment);
+    # the SMART app reads the same setting, so the card and the app judge the same day.
+    today: Callable[[], date]
 
     def fhir_server_allowed(self, url: str) -> bool:
         """Say whether ``url`` is one of the allowlisted FHIR base URLs (trailing slash ignored)."""
@@ -203,6 +207,9 @@ def load_settings(config: Mapping[str, Any]) -> CdsSettings:
         knowledge = site_knowledge(config)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    today = config.get("TODAY", date.today)
+    if not callable(today):
+        raise ConfigError(f"TODAY must be a function returning the date, got {today!r}")
     return CdsSettings(
         trusted_clients=_trusted_clients(
             config.get("CDS_TRUSTED_CLIENTS", DEFAULTS["CDS_TRUSTED_CLIENTS"])
@@ -225,4 +232,5 @@ def load_settings(config: Mapping[str, Any]) -> CdsSettings:
         feedback_rate_limit=_rate(config, "CDS_FEEDBACK_RATE_LIMIT"),
         rate_limit_storage_uri=str(config.get("RATE_LIMIT_STORAGE_URI", "memory://")),
         knowledge=knowledge,
+        today=today,
     )

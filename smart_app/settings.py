@@ -62,7 +62,7 @@ class AppSettings:
     """The checked settings of the SMART app.
 
     ``today`` is the day the pages reason about: code (never the environment) may pin another
-    (``TODAY``), and the CDS service reads the same setting, so the card and the app judge the
+    (``TODAY``), and the CDS settings read the same setting, so the card and the app judge the
     same day. ``knowledge`` holds the site's washout windows, read where the card reads them.
     """
 
