@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date
 
 from flask import Flask
 
@@ -34,8 +33,6 @@ def init_app(app: Flask) -> None:
 
     for name, value in DEFAULTS.items():
         app.config.setdefault(name, value)
-    # The day the checks reason about; shared with the SMART app (see smart_app.init_app).
-    app.config.setdefault("TODAY", date.today)
     settings = load_settings(app.config)
     app.extensions[EXTENSION] = build_state(settings, _database_url(app))
     app.register_blueprint(blueprint, url_prefix=URL_PREFIX)

@@ -17,7 +17,6 @@ from cds_hooks.request import HookRequest
 from clinical.assessment import assess_naltrexone_order
 from clinical.cautions import find_cautions
 from clinical.conditions import match_conditions
-from clinical.knowledge import load_knowledge
 from clinical.naltrexone import recognise_naltrexone
 from clinical.records import MedicationRecord
 from fhir_profiles.mapping import read_bundle, read_conditions, read_medication_records
@@ -67,7 +66,7 @@ def run_check(
 
     ``recall`` (order-sign only) finds an order-select override of the same decision.
     """
-    known = load_knowledge(settings.methadone_washout_days, settings.specialist_horizon_days)
+    known = settings.knowledge
     drafts, draft_problems = draft_medications(hook)
     orders = [
         order

@@ -6,8 +6,9 @@ setting stops the app at start-up with a message naming it, never at the first c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from limits import RateLimitItem, parse
 
-from clinical.knowledge import load_knowledge
+from clinical.knowledge import Knowledge, site_knowledge
 
 DEFAULTS: dict[str, Any] = {
     # issuer -> {"jwks_url": ...} and/or {"jwks": {...}} (inline wins: a pinned copy, never
@@ -104,8 +105,11 @@ class CdsSettings:
     pseudonym_key: str | None
     feedback_rate_limit: RateLimitItem
     rate_limit_storage_uri: str
-    methadone_washout_days: int | None = None
-    specialist_horizon_days: int | None = None
+    # The clinical knowledge with the site's windows (``clinical.knowledge.site_knowledge``).
+    knowledge: Knowledge
+    # The day the checks reason about (``TODAY``: code may pin another, never the environment);
+    # the SMART app reads the same setting, so the card and the app judge the same day.
+    today: Callable[[], date]
 
     def fhir_server_allowed(self, url: str) -> bool:
         """Say whether ``url`` is one of the allowlisted FHIR base URLs (trailing slash ignored)."""
@@ -198,18 +202,14 @@ def load_settings(config: Mapping[str, Any]) -> CdsSettings:
         raise ConfigError("CDS_ADMIN_TOKEN must be a string of at least 16 characters")
     pseudonym_key = config.get("CDS_PSEUDONYM_KEY") or config.get("SECRET_KEY")
     max_body = _number(config, "CDS_MAX_BODY_BYTES")
-    methadone_days = config.get("METHADONE_WASHOUT_DAYS")
-    horizon_days = config.get("SPECIALIST_GUIDANCE_HORIZON_DAYS")
     try:
         # A site window that would clear a patient too early stops the service here.
-        load_knowledge(methadone_days, horizon_days)
+        knowledge = site_knowledge(config)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    except TypeError as exc:  # an unhashable JSON value (a list, an object)
-        raise ConfigError(
-            "METHADONE_WASHOUT_DAYS and SPECIALIST_GUIDANCE_HORIZON_DAYS must be whole numbers "
-            "of days"
-        ) from exc
+    today = config.get("TODAY", date.today)
+    if not callable(today):
+        raise ConfigError(f"TODAY must be a function returning the date, got {today!r}")
     return CdsSettings(
         trusted_clients=_trusted_clients(
             config.get("CDS_TRUSTED_CLIENTS", DEFAULTS["CDS_TRUSTED_CLIENTS"])
@@ -231,6 +231,6 @@ def load_settings(config: Mapping[str, Any]) -> CdsSettings:
         pseudonym_key=pseudonym_key if isinstance(pseudonym_key, str) else None,
         feedback_rate_limit=_rate(config, "CDS_FEEDBACK_RATE_LIMIT"),
         rate_limit_storage_uri=str(config.get("RATE_LIMIT_STORAGE_URI", "memory://")),
-        methadone_washout_days=methadone_days,
-        specialist_horizon_days=horizon_days,
+        knowledge=knowledge,
+        today=today,
     )

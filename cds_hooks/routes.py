@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from limits import RateLimitItem
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -190,7 +190,7 @@ def call_service(service_id: str) -> dict[str, Any]:
     client = _authenticate()
     service = find_service(service_id)
     state = current_state()
-    today = current_app.config["TODAY"]()
+    today = state.settings.today()
     now = datetime.now(UTC)
     hook = parse_hook_request(_json_body(), service)
     patient = pseudonym(state.settings.pseudonym_key, hook.patient_id)

@@ -7,8 +7,10 @@ of them say, never one alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from clinical.cautions import CautionKnowledge
 from clinical.conditions import ConditionKnowledge
@@ -16,7 +18,7 @@ from clinical.evidence import EvidenceKnowledge
 from clinical.handout import HandoutKnowledge
 from clinical.opioids import DurationClass, OpioidKnowledge
 from clinical.titration import TitrationProtocol
-from clinical.windows import OpenWindows
+from clinical.windows import HORIZON_SETTING, METHADONE_SETTING, OpenWindows
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +61,25 @@ def load_knowledge(
         HandoutKnowledge.load(),
         CautionKnowledge.load(),
     )
+
+
+def site_knowledge(config: Mapping[str, Any]) -> Knowledge:
+    """Return the knowledge with the site's windows read from ``config``; ValueError if bad.
+
+    The one place the site's windows are read and checked: ``METHADONE_WASHOUT_DAYS`` and
+    ``SPECIALIST_GUIDANCE_HORIZON_DAYS`` (environment ``LDN_<NAME>``, JSON-parsed). Each face
+    keeps the result in its settings, so the card, the app's review and the service's source
+    page apply the same windows. A bad value raises ValueError naming its setting.
+    """
+    packaged = load_knowledge()
+    windows = packaged.windows
+    methadone = _site_days(config, METHADONE_SETTING, windows.check_methadone_washout)
+    horizon = _site_days(config, HORIZON_SETTING, windows.check_horizon)
+    return load_knowledge(methadone, horizon)
+
+
+def _site_days(
+    config: Mapping[str, Any], setting: str, check: Callable[[object], int]
+) -> int | None:
+    value = config.get(setting.removeprefix("LDN_"))
+    return None if value is None else check(value)

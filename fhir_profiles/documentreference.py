@@ -87,7 +87,7 @@ def build_evidence_document(
 
     ``careplan_reference`` is the plan it explains: ``CarePlan/id``, or in a save
     transaction the CarePlan's ``urn:uuid`` (``identifiers.careplan_full_url``). ``knowledge``
-    is the app's (``load_knowledge(...)`` with the site's settings; default: as packaged).
+    is the app's (``site_knowledge(config)``, with the site's windows; default: as packaged).
     Raises ``InvalidResourceInput`` for bad input.
     """
     if not isinstance(author, AuthorReference):

@@ -170,8 +170,8 @@ def summary_view(
 ) -> SummaryView:
     """Prepare ``summary`` for display, with ``knowledge`` (default: the packaged knowledge).
 
-    Pass the knowledge the rest of the app uses (``load_knowledge(site_methadone_days)``) so the
-    washout table says what the opioid review applied.
+    Pass the knowledge the rest of the app uses (``site_knowledge(config)``, kept in each face's
+    settings) so the washout table says what the opioid review applied.
     """
     knowledge = knowledge or load_knowledge()
     evidence, conditions = knowledge.evidence, knowledge.conditions

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, render_template
 
 from cds_hooks.discovery import discovery_document
+from cds_hooks.state import current_state
 from clinical.evidence import select_evidence
-from clinical.knowledge import load_knowledge
 from fhir_profiles.evidence_render import summary_view
 
 DISTRIBUTION = "ldn-opioid-safety"
@@ -32,7 +32,7 @@ def product_version() -> str:
 @bp.get("/about")
 def about() -> Response:
     """Show what the service checks, its clinical source and its version."""
-    known = load_knowledge(current_app.config.get("METHADONE_WASHOUT_DAYS"))
+    known = current_state().settings.knowledge  # the windows the card applies
     view = summary_view(select_evidence(frozenset(), known.evidence), knowledge=known)
     page = render_template(
         "about.html",

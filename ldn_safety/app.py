@@ -13,11 +13,12 @@ import smart_app
 from cds_hooks import init_app as init_cds_hooks
 from cds_hooks.state import EXTENSION as CDS_EXTENSION
 from cds_hooks.state import database_problem
-from clinical.knowledge import load_knowledge
 from ldn_safety.about import bp as about
 from ldn_safety.headers import install_headers
 from ldn_safety.logs import configure_logging
+from ldn_safety.settings import DeployableSettings
 from smart_app.session import session_store_problem
+from smart_app.settings import app_settings
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -32,13 +33,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("LDN")
     if test_config is not None:
         app.config.from_mapping(test_config)
-    configure_logging(app)
-    install_headers(app)
-    # Fail at start-up, not on a clinician's first order, when a site setting is malformed.
-    load_knowledge(
-        app.config.get("METHADONE_WASHOUT_DAYS"),
-        app.config.get("SPECIALIST_GUIDANCE_HORIZON_DAYS"),
-    )
+    settings = DeployableSettings.from_config(app.config)
+    configure_logging(app, settings)
+    install_headers(app, settings)
     smart_app.init_app(app)
     init_cds_hooks(app)
     app.register_blueprint(about)
@@ -56,7 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     @app.get("/readyz")
     def ready() -> Response:
         """Ready: the stores this instance needs answer (503 naming the ones that do not)."""
-        sessions, session_problem = session_store_problem(app)
+        sessions, session_problem = session_store_problem(app, app_settings())
         problems = {
             "database": database_problem(app.extensions[CDS_EXTENSION]),
             sessions: session_problem,

@@ -12,20 +12,12 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-HSTS_DEFAULT_SECONDS = 365 * 24 * 3600
+from ldn_safety.settings import DeployableSettings
 
 
-def _non_negative_int(app: Flask, name: str, default: int) -> int:
-    value = app.config.setdefault(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a whole number of at least 0, got {value!r}")
-    return value
-
-
-def install_headers(app: Flask) -> None:
+def install_headers(app: Flask, settings: DeployableSettings) -> None:
     """Trust the configured proxies and add the security headers to every response of ``app``."""
-    hops = _non_negative_int(app, "TRUSTED_PROXY_HOPS", 0)
-    hsts = _non_negative_int(app, "HSTS_SECONDS", HSTS_DEFAULT_SECONDS)
+    hops, hsts = settings.trusted_proxy_hops, settings.hsts_seconds
     if hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops

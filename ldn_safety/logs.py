@@ -14,6 +14,8 @@ from types import TracebackType
 
 from flask import Flask
 
+from ldn_safety.settings import DeployableSettings
+
 
 class JsonFormatter(logging.Formatter):
     """Render a log record as one JSON object: time, level, logger, message, and safe extras."""
@@ -41,13 +43,13 @@ def _frames(trace: TracebackType | None) -> list[str]:
     return [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(trace)]
 
 
-def configure_logging(app: Flask) -> None:
+def configure_logging(app: Flask, settings: DeployableSettings) -> None:
     """Send the app's and the project's loggers to stderr as JSON lines (once per process)."""
     root = logging.getLogger("ldn")
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
-    root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    root.setLevel(settings.log_level)
     app.logger.handlers = root.handlers
     app.logger.setLevel(root.level)

@@ -1,46 +1,36 @@
-"""The SMART on FHIR app: launch from the EHR, review, plan and save to the chart."""
+"""The SMART on FHIR app: launch from the EHR, review, plan and save to the chart.
+
+``init_app`` is the app's part of the application factory: it checks the settings once
+(``smart_app.settings``), installs the sessions, and mounts the app's blueprint, which holds
+what every view shares (static files, the error pages, the security headers and CSRF check) and,
+inside it, one blueprint per module with views: the launch and the pages after it.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from flask import Blueprint, Flask
 
-from flask import Flask
-from limits import parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
-
-# Importing the pages adds their routes to the blueprint of routes.py.
-import smart_app.pages  # noqa: F401
-from smart_app.registrations import load_registrations
-from smart_app.routes import bp
-from smart_app.security import configure_security
+from clinical.titration import format_mg
+from smart_app import launch_views, pages
+from smart_app.errors import AppError, error_page, unexpected_error_page
+from smart_app.security import protect
 from smart_app.session import init_sessions
+from smart_app.settings import EXTENSION, AppSettings
+from smart_app.times import utc_text
 
 
 def init_app(app: Flask) -> None:
-    """Configure the SMART app's defaults, sessions and issuers, and mount its blueprint."""
-    app.config.setdefault("SMART_ISSUERS", {})
-    app.config.setdefault("SMART_DEFAULT_ISS", None)
-    app.config.setdefault("SMART_REDIRECT_URI", None)
-    app.config.setdefault("SMART_HTTP_TIMEOUT", 10.0)
-    # Launches per client address (a discovery fetch and a session each); see docs/smart-app.md.
-    app.config.setdefault("SMART_LAUNCH_RATE_LIMIT", "60/minute")
-    app.config.setdefault("RATE_LIMIT_STORAGE_URI", "memory://")
-    # All FHIR requests behind one page (reads, or a save and its read-back) share this.
-    app.config.setdefault("SMART_FHIR_DEADLINE_SECONDS", 8.0)
-    # The day the pages reason about; code (never the environment) may pin another, and the
-    # CDS service reads the same setting so the card and the app judge the same day.
-    app.config.setdefault("TODAY", date.today)
-    app.extensions["smart_app"] = load_registrations(app.config["SMART_ISSUERS"])
-    try:
-        rate = parse(app.config["SMART_LAUNCH_RATE_LIMIT"])
-    except (ValueError, TypeError):
-        raise ValueError(
-            'SMART_LAUNCH_RATE_LIMIT must be a rate such as "60/minute", '
-            f"got {app.config['SMART_LAUNCH_RATE_LIMIT']!r}"
-        ) from None
-    storage = storage_from_string(app.config["RATE_LIMIT_STORAGE_URI"])
-    app.extensions["smart_app_launch_limit"] = (MovingWindowRateLimiter(storage), rate)
-    init_sessions(app)
-    configure_security(app)
-    app.register_blueprint(bp)
+    """Check the SMART app's settings, install its sessions and mount its blueprints."""
+    settings = AppSettings.from_config(app.config)
+    app.extensions[EXTENSION] = settings
+    launch_views.init_launch_limiter(app, settings)
+    init_sessions(app, settings)
+    face = Blueprint("smart_app", __name__, static_folder="static", static_url_path="/app-static")
+    face.register_error_handler(AppError, error_page)
+    face.register_error_handler(Exception, unexpected_error_page)
+    protect(face)
+    face.register_blueprint(launch_views.bp)
+    face.register_blueprint(pages.bp)
+    app.add_template_filter(format_mg, "mg")
+    app.add_template_filter(utc_text, "utc_text")
+    app.register_blueprint(face)

@@ -54,8 +54,8 @@ def landing_page(app_context: str | None) -> str:
     """
     data = _object(app_context)
     if data is not None and _text(data.get("topic")) is not None:
-        return "smart_app.evidence"
-    return "smart_app.review"
+        return "smart_app.pages.evidence"
+    return "smart_app.pages.review"
 
 
 def _object(app_context: str | None) -> dict[str, object] | None:

@@ -1,41 +1,39 @@
 """The app's pages after launch: review, plan, save, saved plans, evidence, patient handout.
 
 Each view is thin: open the launch (token renewed if needed), read the chart through the FHIR
-client, call the pure pieces (review, plan, chart, save), render. Every page names its launch in
-``launch_id``, so two tabs on two patients never mix. Failures render ``error.html``.
+client, call the pure pieces (review, plan, dose chart, save), render. Every page names its
+launch in ``launch_id``, so two tabs on two patients never mix. Failures raise an ``AppError``,
+which the app's error handler renders as ``error.html``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from clinical.conditions import classify_conditions
 from clinical.evidence import select_evidence
-from clinical.titration import TitrationProtocol, format_mg
+from clinical.knowledge import Knowledge
+from clinical.titration import TitrationProtocol
 from fhir_client import FhirError
 from fhir_profiles.evidence_render import summary_view
 from fhir_profiles.mapping import PatientBanner
 from smart_app.card_context import read_card_context
-from smart_app.chart import dose_chart
-from smart_app.errors import LaunchExpired
-from smart_app.fhir_access import fhir_client, open_launch
-from smart_app.launch import LaunchContext
-from smart_app.page_errors import (
+from smart_app.dose_chart import dose_chart
+from smart_app.errors import (
     BadPlanLink,
     ChartUnreadable,
-    PageError,
-    PageUnavailable,
+    LaunchExpired,
     PlanNotFound,
     PlanNotPrintable,
 )
+from smart_app.fhir_connection import fhir_client, open_launch
+from smart_app.launch import LaunchContext
 from smart_app.plan import (
     PlanCheck,
     check_plan,
@@ -48,7 +46,6 @@ from smart_app.plan import (
 from smart_app.review import (
     Review,
     build_review,
-    knowledge,
     patient_of,
     read_banner,
     read_chart,
@@ -56,22 +53,22 @@ from smart_app.review import (
     unreadable_chart,
 )
 from smart_app.revision import Revision, RevisionUnknown, read_revision
-from smart_app.routes import bp
 from smart_app.save import SaveFailed, after_failed_save, save_blockers, save_plan
 from smart_app.saved_plans import SavedPlan, find_saved_plan, find_saved_plans, schedule_of
-from smart_app.security import protect
-from smart_app.times import utc_text
+from smart_app.settings import app_settings
 
+bp = Blueprint("pages", __name__)
 log = logging.getLogger("ldn.smart_app")
-protect(bp)
-bp.add_app_template_filter(format_mg, "mg")
-bp.add_app_template_filter(utc_text, "utc_text")
 
 
 def today() -> date:
-    """Return the day the pages reason about: the product's clock (see ``ldn_safety.app``)."""
-    clock: Callable[[], date] = current_app.config["TODAY"]
-    return clock()
+    """Return the day the pages reason about: the product's clock (``TODAY``, shared with CDS)."""
+    return app_settings().today()
+
+
+def knowledge() -> Knowledge:
+    """Return the clinical knowledge with the site's windows (the CDS card applies the same)."""
+    return app_settings().knowledge
 
 
 @bp.get("/review")
@@ -152,7 +149,7 @@ def save() -> BaseResponse | tuple[str, int]:
             log.warning("plan not saved", extra={"event": "smart_save_failed"})
             return _plan_page(launch_id, ctx, result, check, save_error=after.explanation), 502
     log.info("plan saved", extra={"event": "smart_plan_saved"})
-    target = url_for("smart_app.saved_plan", launch_id=launch_id, plan_id=check.form.plan_id)
+    target = url_for("smart_app.pages.saved_plan", launch_id=launch_id, plan_id=check.form.plan_id)
     return redirect(target, code=303)
 
 
@@ -242,7 +239,7 @@ def handout() -> str:
         page="handout",
         schedule=schedule,
         handout=known.handout.for_schedule(schedule, known.opioids.washouts),
-        back=url_for("smart_app.plan", launch_id=launch_id),
+        back=url_for("smart_app.pages.plan", launch_id=launch_id),
         **_chart_page(launch_id, ctx, result),
     )
 
@@ -266,36 +263,9 @@ def saved_handout() -> str:
         notes=notes,
         schedule=schedule,
         handout=knowledge().handout.for_schedule(schedule, knowledge().opioids.washouts),
-        back=url_for("smart_app.saved_plan", launch_id=launch_id, plan_id=found.plan_id),
+        back=url_for("smart_app.pages.saved_plan", launch_id=launch_id, plan_id=found.plan_id),
         page="handout",
     )
-
-
-@bp.errorhandler(PageError)
-def page_error(error: PageError) -> tuple[str, int]:
-    """Render a page failure as a page that says what happened and what to do next."""
-    log.warning(
-        "page failed: %s",
-        type(error).__name__,
-        extra={"event": "smart_page_failed", "status": error.status},
-    )
-    return render_template("smart_app/error.html", error=error), error.status
-
-
-@bp.errorhandler(Exception)
-def unexpected_error(error: Exception) -> tuple[str, int] | HTTPException:
-    """Render any other failure (a session store that cannot be read...) as a designed page."""
-    if isinstance(error, HTTPException):
-        return error
-    # The JSON log keeps the exception's type and frames, never its message (PHI, tokens).
-    log.error(
-        "page failed unexpectedly: %s",
-        type(error).__name__,
-        exc_info=error,
-        extra={"event": "smart_page_unexpected", "status": PageUnavailable.status},
-    )
-    page = PageUnavailable("The app met an error it did not expect while preparing this page.")
-    return render_template("smart_app/error.html", error=page), page.status
 
 
 def _launch() -> tuple[str, LaunchContext]:

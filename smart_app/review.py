@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import current_app
-
 from clinical.assessment import (
     Assessment,
     AssessmentStatus,
@@ -25,7 +23,7 @@ from clinical.assessment import (
 from clinical.cautions import Caution, CautionPoint, find_cautions
 from clinical.conditions import ConditionGroup, match_conditions
 from clinical.exposure import ExposureState, OpioidExposure
-from clinical.knowledge import Knowledge, load_knowledge
+from clinical.knowledge import Knowledge
 from clinical.records import ConditionRecord, MedicationRecord, Source
 from clinical.wording import ExposureWords, exposure_words
 from fhir_client import FhirClient, FhirError, FhirMalformedAnswer, FhirUnauthorized
@@ -36,20 +34,11 @@ from fhir_profiles.mapping import (
     read_patient,
 )
 from fhir_profiles.syntax import is_fhir_id
-from smart_app.errors import LaunchExpired
+from smart_app.errors import BadLaunchContext, ChartUnreadable, LaunchExpired, NoPatient
 from smart_app.launch import LaunchContext
-from smart_app.page_errors import BadLaunchContext, ChartUnreadable, NoPatient
 
 # The medication sources of the opioid review, each with its referenced Medications included.
 MEDICATION_SOURCES = tuple(str(source) for source in Source)
-
-
-def knowledge() -> Knowledge:
-    """Return the clinical knowledge with this site's settings (the CDS card uses the same)."""
-    return load_knowledge(
-        current_app.config.get("METHADONE_WASHOUT_DAYS"),
-        current_app.config.get("SPECIALIST_GUIDANCE_HORIZON_DAYS"),
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,21 +9,16 @@ inline style (styles come from the static CSS file, SVG uses presentation attrib
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Iterable
 
-from flask import Blueprint, Flask, current_app, request, session
+from flask import Blueprint, request, session
 from werkzeug.wrappers import Response
 
-from smart_app.page_errors import CsrfRejected
+from smart_app.errors import CsrfRejected
+from smart_app.settings import app_settings
 
 CSRF_KEY = "smart_csrf"
 CSRF_FIELD = "csrf_token"
-# CSP source expressions for frame-ancestors: a keyword, or an http(s) origin (a leading
-# "*." wildcard host is allowed). Anything else could smuggle more directives into the header.
-_KEYWORDS = frozenset({"'self'", "'none'"})
-_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?")
 _POLICY = (
     "default-src 'self'",
     "script-src 'self'",
@@ -35,36 +30,11 @@ _POLICY = (
 )
 
 
-def frame_ancestors(configured: str | Iterable[str] | None) -> str:
-    """Return the ``frame-ancestors`` sources for ``SMART_FRAME_ANCESTORS``; ValueError if bad."""
-    if configured is None:
-        return "'self'"
-    entries = configured.split() if isinstance(configured, str) else list(configured)
-    for entry in entries:
-        if not isinstance(entry, str) or not (
-            entry in _KEYWORDS or _ORIGIN.fullmatch(entry.rstrip("/"))
-        ):
-            raise ValueError(
-                f"SMART_FRAME_ANCESTORS: {entry!r} is not 'self', 'none' or an http(s) origin "
-                "such as https://ehr.example.org"
-            )
-    if not entries:
-        raise ValueError("SMART_FRAME_ANCESTORS is empty: use 'none' to forbid embedding")
-    return " ".join(entry.rstrip("/") for entry in entries)
-
-
 def protect(bp: Blueprint) -> None:
     """Check CSRF tokens on every POST of ``bp`` and add the security headers to its answers."""
     bp.before_request(check_csrf)
     bp.after_request(security_headers)
     bp.context_processor(lambda: {"csrf_token": csrf_token, "csrf_field": CSRF_FIELD})
-
-
-def configure_security(app: Flask) -> None:
-    """Read ``SMART_FRAME_ANCESTORS`` (a mistake stops the app) and fix the policy header."""
-    app.config.setdefault("SMART_FRAME_ANCESTORS", "'self'")
-    ancestors = frame_ancestors(app.config["SMART_FRAME_ANCESTORS"])
-    app.extensions["smart_app_csp"] = "; ".join((*_POLICY, f"frame-ancestors {ancestors}"))
 
 
 def csrf_token() -> str:
@@ -94,8 +64,16 @@ def check_csrf() -> None:
 
 
 def security_headers(response: Response) -> Response:
-    """Add the Content-Security-Policy (with frame-ancestors) and related headers."""
-    response.headers["Content-Security-Policy"] = current_app.extensions["smart_app_csp"]
+    """Add the Content-Security-Policy (with frame-ancestors) and related headers.
+
+    The pages show patient data and the callback's URL holds an authorization code: nothing is
+    cached, and no Referer header carries either to another site.
+    """
+    ancestors = app_settings().frame_ancestors
+    response.headers["Content-Security-Policy"] = "; ".join(
+        (*_POLICY, f"frame-ancestors {ancestors}")
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response

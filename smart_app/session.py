@@ -27,6 +27,7 @@ from flask_session.cachelib import CacheLibSessionInterface
 
 from smart_app.errors import LaunchExpired
 from smart_app.launch import LaunchContext, PendingLaunch
+from smart_app.settings import AppSettings
 
 PENDING_KEY = "smart_pending"
 LAUNCHES_KEY = "smart_launches"
@@ -111,12 +112,8 @@ class PartitionedCacheLibSessions(
     """Sessions in a cachelib store, with a partitioned cookie."""
 
 
-def init_sessions(app: Flask) -> None:
+def init_sessions(app: Flask, settings: AppSettings) -> None:
     """Install server-side sessions and the cookie attributes an embedded app needs."""
-    app.config.setdefault("SESSION_DIR", None)
-    app.config.setdefault("SESSION_REDIS_URL", None)
-    app.config.setdefault("SESSION_HOURS", 12)
-    app.config.setdefault("SESSION_FILE_LIMIT", 10_000)
     # Not defaults but requirements: without them the session is lost inside the EHR's iframe.
     app.config.update(
         SESSION_COOKIE_SECURE=True,
@@ -127,29 +124,30 @@ def init_sessions(app: Flask) -> None:
     if app.config["SESSION_COOKIE_NAME"] == "session":
         # Cookies ignore ports: a distinct name keeps a sandbox EHR on the same host apart.
         app.config["SESSION_COOKIE_NAME"] = "ldn_session"
-    app.permanent_session_lifetime = timedelta(hours=float(app.config["SESSION_HOURS"]))
-    if app.config["SESSION_REDIS_URL"]:
+    app.permanent_session_lifetime = timedelta(hours=settings.session_hours)
+    if settings.session_redis_url:
         from smart_app.session_redis import redis_sessions  # the redis client is optional
 
-        app.session_interface = redis_sessions(app, app.config["SESSION_REDIS_URL"])
+        app.session_interface = redis_sessions(app, settings.session_redis_url)
         return
-    directory = app.config["SESSION_DIR"] or str(Path(app.instance_path) / "sessions")
-    limit = int(app.config["SESSION_FILE_LIMIT"])
+    limit = settings.session_file_limit
     store = BoundedFileSystemCache(
-        directory, threshold=limit, low_water=int(limit * FILE_LOW_WATER), mode=0o600
+        _session_dir(app, settings),
+        threshold=limit,
+        low_water=int(limit * FILE_LOW_WATER),
+        mode=0o600,
     )
     app.session_interface = PartitionedCacheLibSessions(client=store, key_prefix="ldn:")
 
 
-def session_store_problem(app: Flask) -> tuple[str, str | None]:
+def session_store_problem(app: Flask, settings: AppSettings) -> tuple[str, str | None]:
     """Name the session store ("redis" or "session files") and say why it is unusable, or None."""
     interface = app.session_interface
-    if app.config.get("SESSION_REDIS_URL"):
+    if settings.session_redis_url:
         from smart_app.session_redis import redis_problem
 
         return "redis", redis_problem(interface)
-    directory = app.config["SESSION_DIR"] or str(Path(app.instance_path) / "sessions")
-    if not os.access(directory, os.W_OK):
+    if not os.access(_session_dir(app, settings), os.W_OK):
         return "session files", "folder not writable"
     return "session files", None
 
@@ -199,6 +197,10 @@ def _interface() -> ServerSideSessionInterface:
     if not isinstance(interface, ServerSideSessionInterface):
         raise RuntimeError("init_sessions(app) was not called")
     return interface
+
+
+def _session_dir(app: Flask, settings: AppSettings) -> str:
+    return settings.session_dir or str(Path(app.instance_path) / "sessions")
 
 
 def _bounded(entries: dict[str, Any], keep: int) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def test_the_cds_service_gives_the_tables_decision(
         ("METHADONE_WASHOUT_DAYS", 3, "shorter than the long-acting washout"),
         ("METHADONE_WASHOUT_DAYS", "21", "whole number of days"),
         ("SPECIALIST_GUIDANCE_HORIZON_DAYS", 30, "LDN_SPECIALIST_GUIDANCE_HORIZON_DAYS"),
-        ("SPECIALIST_GUIDANCE_HORIZON_DAYS", [180], "whole numbers of days"),
+        ("SPECIALIST_GUIDANCE_HORIZON_DAYS", [180], "HORIZON_DAYS must be a whole number of days"),
     ],
 )
 def test_a_site_window_that_would_clear_too_early_stops_the_service(

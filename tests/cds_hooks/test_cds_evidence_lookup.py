@@ -13,11 +13,12 @@ from importlib import resources
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-import cds_hooks.check
+import cds_hooks.cards
+from cds_hooks.state import EXTENSION
 from clinical.evidence import EvidenceKnowledge
-from clinical.knowledge import Knowledge, load_knowledge
 from tests.cds_hooks.support import PATIENT_ID, SIGN, Signer, bearer, hook_body, searchset
 
 RENAMED = {"Liver": "Hepatic safety", "Where to start": "A first step"}
@@ -73,23 +74,23 @@ def _cards(client: FlaskClient, sign: Signer, body: dict[str, Any]) -> list[dict
     return cards
 
 
-def _with_evidence(monkeypatch: pytest.MonkeyPatch, evidence: EvidenceKnowledge) -> None:
-    def knowledge(
-        methadone_washout_days: int | None = None, horizon_days: int | None = None
-    ) -> Knowledge:
-        known = load_knowledge(methadone_washout_days, horizon_days)
-        return dataclasses.replace(known, evidence=evidence)
-
-    monkeypatch.setattr(cds_hooks.check, "load_knowledge", knowledge)
+def _with_evidence(
+    monkeypatch: pytest.MonkeyPatch, app: Flask, evidence: EvidenceKnowledge
+) -> None:
+    """Give the running service ``evidence`` in place of the packaged evidence data."""
+    state = app.extensions[EXTENSION]
+    known = dataclasses.replace(state.settings.knowledge, evidence=evidence)
+    settings = dataclasses.replace(state.settings, knowledge=known)
+    monkeypatch.setitem(app.extensions, EXTENSION, dataclasses.replace(state, settings=settings))
 
 
 def test_renaming_a_label_changes_only_the_wording_of_the_cards(
     app: Any, sign: Signer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, body = app.test_client(), _body()
-    _with_evidence(monkeypatch, EvidenceKnowledge.from_json(_packaged()))
+    _with_evidence(monkeypatch, app, EvidenceKnowledge.from_json(_packaged()))
     before = _cards(client, sign, body)
-    _with_evidence(monkeypatch, EvidenceKnowledge.from_json(_relabelled(_packaged())))
+    _with_evidence(monkeypatch, app, EvidenceKnowledge.from_json(_relabelled(_packaged())))
     after = _cards(client, sign, body)
 
     assert [c["summary"] for c in after] == [c["summary"] for c in before]

@@ -294,6 +294,8 @@ def test_bad_configuration_stops_the_app_with_the_setting_named(
     unusable = {"x": {"jwks": {"keys": [{"kty": "nope"}]}}}
     with pytest.raises(ValueError, match="not a usable JWK Set"):
         make_app(base_config(tmp_path, inline_key) | {"CDS_TRUSTED_CLIENTS": unusable})
+    with pytest.raises(ValueError, match="TODAY must be a function"):
+        make_app(base_config(tmp_path, inline_key) | {"TODAY": "2026-12-03"})
 
 
 def test_the_deployable_mounts_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -129,17 +129,17 @@ def registrations() -> dict[str, ClientRegistration]:
 
 
 @pytest.fixture
-def app(tmp_path) -> Flask:
-    app = create_app(
-        {
-            "TESTING": True,
-            "SERVER_NAME": "app.example.test",
-            "PREFERRED_URL_SCHEME": "https",
-            "SESSION_DIR": str(tmp_path / "sessions"),
-            "SMART_ISSUERS": {ISS: {"client_id": CLIENT_ID}},
-        }
-    )
-    if "smart_app.review" not in app.view_functions:
-        # The review page is another module's; the callback only needs somewhere to send users.
-        app.add_url_rule("/review", endpoint="smart_app.review", view_func=lambda: "review")
-    return app
+def app_config(tmp_path) -> dict[str, Any]:
+    """The settings of the app under test: one registered EHR, sessions in a fresh folder."""
+    return {
+        "TESTING": True,
+        "SERVER_NAME": "app.example.test",
+        "PREFERRED_URL_SCHEME": "https",
+        "SESSION_DIR": str(tmp_path / "sessions"),
+        "SMART_ISSUERS": {ISS: {"client_id": CLIENT_ID}},
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Flask:
+    return create_app(app_config)

@@ -1,8 +1,8 @@
 """A signed-in browser and a patient's FHIR server on a mocked transport, for the page tests.
 
-The launch itself is H8's (tests/smart_app/test_routes.py); here a completed LaunchContext is
-put straight into the server-side session, and the EHR's FHIR server answers through
-``responses``, so each test states the chart it needs in a few lines.
+The launch itself is tested in tests/smart_app/test_launch_views.py; here a completed
+LaunchContext is put straight into the server-side session, and the EHR's FHIR server answers
+through ``responses``, so each test states the chart it needs in a few lines.
 """
 
 from __future__ import annotations

@@ -460,7 +460,7 @@ def test_an_unexpected_failure_is_a_designed_page_with_its_type_logged(
     def broken(_launch_id: object) -> None:
         raise OSError("disk I/O error on /var/lib/sessions/abc")
 
-    monkeypatch.setattr("smart_app.fhir_access.load_launch", broken)
+    monkeypatch.setattr("smart_app.fhir_connection.load_launch", broken)
     status, page = review_page(browser)
     assert status == 503
     assert "The app could not finish this page" in page

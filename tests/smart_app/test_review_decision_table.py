@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from ldn_safety.app import create_app
 from tests.decision_table import CASES, Case
 from tests.smart_app.pages_testkit import APP, PATIENT, FakeFhir, sign_in
 
@@ -24,7 +25,6 @@ SOURCES = {
 
 def _review(app: Flask, fhir: FakeFhir, case: Case) -> tuple[str, str, list[str]]:
     """Serve the chart, open the review; return its status, its words and the cautions shown."""
-    app.config.update(case.settings)
     chart: dict[str, list[dict[str, Any]]] = {name: [] for name in SOURCES.values()}
     for resource in case.resources(date.today()):
         resource["subject"] = {"reference": f"Patient/{PATIENT}"}
@@ -43,7 +43,11 @@ def _review(app: Flask, fhir: FakeFhir, case: Case) -> tuple[str, str, list[str]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_the_review_gives_the_tables_decision(app: Flask, http: Any, case: Case) -> None:
+def test_the_review_gives_the_tables_decision(
+    app_config: dict[str, Any], http: Any, case: Case
+) -> None:
+    # The case's site settings are the app's from start-up, as a deployment's would be.
+    app = create_app({**app_config, **case.settings})
     status, words, cautions = _review(app, FakeFhir(http), case)
     assert status == case.status
     assert set(cautions) == case.cautions

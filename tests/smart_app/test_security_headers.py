@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ldn_safety.app import create_app
-from smart_app.security import frame_ancestors
+from smart_app.settings import frame_ancestors
 from tests.smart_app.pages_testkit import APP, CSRF, ISS, FakeFhir, days, sign_in
 
 PLAN = {

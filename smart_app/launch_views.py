@@ -5,32 +5,44 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, url_for
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from werkzeug.wrappers import Response as BaseResponse
 
 from smart_app import launch as smart
 from smart_app.card_context import landing_page
-from smart_app.errors import LaunchError, TooManyLaunches
-from smart_app.registrations import ClientRegistration, registration_for
+from smart_app.errors import TooManyLaunches
+from smart_app.registrations import registration_for
 from smart_app.session import remember_pending, start_launch, take_pending
+from smart_app.settings import AppSettings, app_settings
 
-bp = Blueprint("smart_app", __name__, static_folder="static", static_url_path="/app-static")
+bp = Blueprint("launch", __name__)
 log = logging.getLogger("ldn.smart_app")
+LAUNCH_LIMITER = "smart_app_launch_limiter"
+
+
+def init_launch_limiter(app: Flask, settings: AppSettings) -> None:
+    """Give ``app`` the counter of launches per client address (``SMART_LAUNCH_RATE_LIMIT``)."""
+    storage = storage_from_string(settings.rate_limit_storage_uri)
+    app.extensions[LAUNCH_LIMITER] = MovingWindowRateLimiter(storage)
 
 
 @bp.get("/launch")
 def launch() -> BaseResponse:
     """Start a launch: EHR launch (``iss`` and ``launch``) or standalone (``iss`` or default)."""
+    settings = app_settings()
     launch_value = request.args.get("launch") or None
     iss = request.args.get("iss")
     if not iss and launch_value is None:
-        iss = current_app.config["SMART_DEFAULT_ISS"]
-    registration = registration_for(registrations(), iss)
+        iss = settings.default_iss
+    registration = registration_for(settings.registrations, iss)
     # Only an allowlisted iss within this client's rate gets a discovery fetch and a session.
     _within_launch_rate()
-    config = smart.discover(registration.iss, registrations(), timeout=_timeout())
+    config = smart.discover(
+        registration.iss, settings.registrations, timeout=settings.http_timeout_seconds
+    )
     authorize_url, pending = smart.begin(
         config, registration, redirect_uri=_redirect_uri(), launch=launch_value
     )
@@ -45,42 +57,20 @@ def callback() -> BaseResponse:
 
     That is the opioid review, or the evidence summary when a card's evidence link launched it.
     """
+    settings = app_settings()
     pending = take_pending(request.args.get("state"))
-    ctx = smart.complete(pending, request.args, registrations(), timeout=_timeout())
+    ctx = smart.complete(
+        pending, request.args, settings.registrations, timeout=settings.http_timeout_seconds
+    )
     launch_id = start_launch(ctx)
     log.info("launch completed", extra={"event": "smart_launch_completed"})
     return redirect(url_for(landing_page(ctx.app_context), launch_id=launch_id))
 
 
-@bp.after_request
-def no_store(response: Response) -> Response:
-    """Keep launch pages out of caches, and the callback's code out of Referer headers."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
-@bp.errorhandler(LaunchError)
-def launch_error(error: LaunchError) -> tuple[str, int, dict[str, str]]:
-    """Render a launch failure as a page that says what happened and what to do next."""
-    log.warning(
-        "launch failed: %s",
-        type(error).__name__,
-        extra={"event": "smart_launch_failed", "status": error.status},
-    )
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyLaunches) else {}
-    return render_template("smart_app/error.html", error=error), error.status, headers
-
-
-def registrations() -> Mapping[str, ClientRegistration]:
-    """Return the allowlisted issuers and their client registrations."""
-    registered: Mapping[str, ClientRegistration] = current_app.extensions["smart_app"]
-    return registered
-
-
 def _within_launch_rate() -> None:
     """Count a launch for this client address; raise TooManyLaunches (429) past the rate."""
-    limiter, rate = current_app.extensions["smart_app_launch_limit"]
+    limiter: MovingWindowRateLimiter = current_app.extensions[LAUNCH_LIMITER]
+    rate = app_settings().launch_rate_limit
     client = request.remote_addr or "unknown"
     if not limiter.hit(rate, "smart-launch", client):
         reset = limiter.get_window_stats(rate, "smart-launch", client).reset_time
@@ -88,9 +78,4 @@ def _within_launch_rate() -> None:
 
 
 def _redirect_uri() -> str:
-    configured: str | None = current_app.config["SMART_REDIRECT_URI"]
-    return configured or url_for("smart_app.callback", _external=True)
-
-
-def _timeout() -> float:
-    return float(current_app.config["SMART_HTTP_TIMEOUT"])
+    return app_settings().redirect_uri or url_for("smart_app.launch.callback", _external=True)

@@ -100,8 +100,8 @@ def test_a_launch_without_issuer_explains_where_to_start(browser) -> None:
     assert "opened without an EHR" in response.get_data(as_text=True)
 
 
-def test_a_standalone_launch_uses_the_configured_default_issuer(app, browser, ehr) -> None:
-    app.config["SMART_DEFAULT_ISS"] = ISS
+def test_a_standalone_launch_uses_the_configured_default_issuer(app_config, ehr) -> None:
+    browser = create_app({**app_config, "SMART_DEFAULT_ISS": ISS}).test_client()
     ehr.serve_discovery()
     response = browser.get(f"{APP}/launch")
     assert response.status_code == 302

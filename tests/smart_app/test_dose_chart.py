@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from clinical.titration import TitrationProtocol, build_schedule
-from smart_app.chart import BOTTOM, HEIGHT, LEFT, TOP, dose_chart
+from smart_app.dose_chart import BOTTOM, HEIGHT, LEFT, TOP, dose_chart
 
 PROTOCOL = TitrationProtocol.load()
 START = date(2026, 3, 16)
