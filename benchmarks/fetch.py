@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from benchmarks.delay_proxy import DelayProxy, sequential_rounds
 from benchmarks.fhir_chart import ChartsServed
-from benchmarks.stats import Timing
+from benchmarks.stats import Timing, ms
 from cds_hooks.discovery import PrefetchQuery, find_service
 from cds_hooks.fetch import Fetched, fetch_all
 from cds_hooks.prefetch import DATA_KEYS, PATIENT_KEY
@@ -104,3 +104,28 @@ def run(served: ChartsServed, repeats: Callable[[int], int]) -> list[FetchRow]:
             )
         )
     return rows
+
+
+def table(rows: list[FetchRow], delay: float) -> list[str]:
+    """Return part 4 as Markdown lines."""
+    lines = [
+        f"## 4. The fetch path without prefetch, through a proxy adding {delay * 1000:.0f} ms "
+        "per request to the real FHIR server",
+        "",
+        "| records | requests | sequential rounds | fetch median / p95 ms "
+        "| slowest query alone, median ms | fetch / slowest | queries one after another ms "
+        "| fetch / (one delay + every query's server time) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        slowest = r.alone[r.slowest].median
+        # If the server answers one query at a time, no fetch beats one delay plus the time
+        # the server spends on every query.
+        server_bound = r.one_after_another - (len(r.alone) - 1) * delay
+        lines.append(
+            f"| {r.records:,} | {r.requests} | {r.rounds} "
+            f"| {ms(r.fetch.median)} / {ms(r.fetch.p95)} | {r.slowest} {ms(slowest)} "
+            f"| {r.fetch.median / slowest:.2f}x | {ms(r.one_after_another)} "
+            f"| {r.fetch.median / server_bound:.2f}x |"
+        )
+    return lines

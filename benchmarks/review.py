@@ -26,7 +26,7 @@ from flask.testing import FlaskClient
 
 from benchmarks.delay_proxy import sequential_rounds
 from benchmarks.fhir_chart import ChartsServed
-from benchmarks.stats import Timing
+from benchmarks.stats import Timing, ms
 from fhir_client import FhirClient
 from ldn_safety.app import create_app
 from smart_app.launch import LaunchContext
@@ -161,3 +161,29 @@ def run(served: ChartsServed, repeats: Callable[[int], int]) -> list[ReviewRow]:
                 )
             )
     return rows
+
+
+def table(rows: list[ReviewRow]) -> list[str]:
+    """Return part 6 as Markdown lines."""
+    lines = [
+        "## 6. The SMART app's review, through the same proxy (render against fetch)",
+        "",
+        "| records | FHIR requests | sequential rounds | review median / p95 ms "
+        "| fetch of the same reads, median ms | review / fetch |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.records:,} | {r.requests} | {r.rounds} "
+            f"| {ms(r.review.median)} / {ms(r.review.p95)} | {ms(r.fetch.median)} "
+            f"| {r.review.median / r.fetch.median:.2f}x |"
+        )
+    if len(rows) > 1:
+        small, large = rows[-2], rows[-1]
+        growth = large.review.median / small.review.median
+        lines += [
+            "",
+            f"{large.records / small.records:.0f}x the records ({small.records:,} to "
+            f"{large.records:,}): the review takes {growth:.1f}x the time.",
+        ]
+    return lines
