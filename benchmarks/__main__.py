@@ -17,13 +17,17 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import hook, naive
+from benchmarks import fetch, hook, naive, review
+from benchmarks.fhir_chart import charts_behind_proxy
 from benchmarks.machine import describe
 from benchmarks.stats import ms
 from tools.bench_cds import CdsBench, Row, default_calls, measure
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = [10, 100, 1_000, 10_000]
+# Parts 4 and 6: charts on the real FHIR server, read through a proxy adding this delay.
+FHIR_SIZES = [100, 1_000, 10_000]
+FHIR_DELAY_SECONDS = 0.05
 
 
 def _hook_table(rows: list[hook.HookRow]) -> list[str]:
@@ -117,7 +121,17 @@ def main() -> int:
         f"fhir.resources R4B model validation {ms(naive_row.models)} ms against the product's "
         f"mapping {ms(naive_row.mapping)} ms: "
         f"{naive_row.models / naive_row.mapping:.1f}x.",
+        "",
     ]
+    fhir_sizes = FHIR_SIZES[:2] if args.quick else FHIR_SIZES
+
+    def fhir_repeats(records: int) -> int:
+        return 3 if args.quick else max(5, min(15, 20_000 // records))
+
+    with charts_behind_proxy(fhir_sizes, FHIR_DELAY_SECONDS) as served:
+        fetch_rows = fetch.run(served, fhir_repeats)
+        review_rows = review.run(served, fhir_repeats)
+    report += [*fetch.table(fetch_rows, FHIR_DELAY_SECONDS), "", *review.table(review_rows)]
     text = "\n".join(report) + "\n"
     print(text)
     out = args.out or ROOT / "var" / "benchmarks" / f"results-{started:%Y%m%dT%H%M%S}.md"

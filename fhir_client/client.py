@@ -5,16 +5,22 @@ type that was asked for, and for searches a well-formed searchset read to its en
 (``fhir_profiles.searchset``). Anything else raises a ``FhirError``, never an empty result. An
 optional ``deadline`` (a ``time.monotonic()`` value) bounds everything one client does: requests,
 retry waits and the reading of answers.
+
+Latency is round trips: a search asks for large pages (``_count``, ``page_size``; the server may
+give fewer and page with ``next``, which is followed as given), and independent interactions run
+at once with :meth:`FhirClient.concurrently`, a few at a time, each on its own connections.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import urljoin, urlsplit
 
 import orjson
@@ -41,6 +47,15 @@ RETRYABLE_STATUSES = frozenset({429, 503})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _CHUNK = 64 * 1024
 _CODE = re.compile(r"[a-z][a-z\-]{0,39}")
+# Entries a search asks for per page: one page holds most patients' records of one type, so a
+# long chart costs few sequential round trips (servers cap ``_count`` at their own maximum).
+PAGE_SIZE = 1000
+# Interactions one client runs at once: every query of a CDS hook or of the app's review,
+# without letting one page open an unbounded number of connections to the FHIR server.
+MAX_CONCURRENT = 6
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 Json = dict[str, Any]
 SearchParams = Mapping[str, str | Sequence[str]]
@@ -67,6 +82,7 @@ class FhirClient:
         timeout: float = 10.0,
         max_retries: int = 2,
         max_pages: int = 50,
+        page_size: int = PAGE_SIZE,
         max_retry_wait: float = 10.0,
         max_body_bytes: int = 64 * 1024 * 1024,
         deadline: float | None = None,
@@ -81,6 +97,7 @@ class FhirClient:
         self._timeout = timeout
         self._max_retries = max_retries
         self._max_pages = max_pages
+        self._page_size = page_size
         self._max_retry_wait = max_retry_wait
         self._max_body_bytes = max_body_bytes
         self._deadline = deadline
@@ -102,12 +119,14 @@ class FhirClient:
     def search(self, resource_type: str, params: SearchParams | None = None) -> list[Json]:
         """Run a search and return every entry's resource (matches and includes), all pages.
 
+        Pages of ``page_size`` entries are asked for unless ``params`` names a ``_count``.
         Raises FhirMalformedAnswer unless every page is a well-formed searchset of
         ``resource_type`` (or of a type ``_include`` asked for) and ``total`` was read in full.
         """
         what = f"search {resource_type}"
         included = include_targets(_values(params, "_include"))
-        url, query = self._type_url(resource_type), params
+        url = self._type_url(resource_type)
+        query: SearchParams | None = {"_count": str(self._page_size), **(params or {})}
         resources: list[Json] = []
         matches, total = 0, None
         seen: set[str] = set()
@@ -132,6 +151,37 @@ class FhirClient:
         raise FhirPagingRefused(
             None, None, f"{what}: more than {self._max_pages} pages; not read to the end"
         )
+
+    def concurrently(
+        self, calls: Mapping[K, Callable[[FhirClient], T]], *, late: Callable[[K], T]
+    ) -> dict[K, T]:
+        """Run ``calls`` at once (at most ``MAX_CONCURRENT`` at a time); return each one's result.
+
+        Each call gets a client like this one (server, token, limits, deadline) on an HTTP
+        session of its own, closed when the call ends. With a deadline, a call unfinished at the
+        deadline gives ``late(key)`` and is not waited for (its own deadline ends it). An
+        exception a call raises is raised here, the first in the order of ``calls``.
+        """
+        if not calls:
+            return {}
+        executor = ThreadPoolExecutor(
+            max_workers=min(len(calls), MAX_CONCURRENT), thread_name_prefix="fhir"
+        )
+        futures = {key: executor.submit(self._on_own_session, call) for key, call in calls.items()}
+        try:
+            timeout = None if self._deadline is None else max(0.0, self._remaining())
+            done, _late = wait(futures.values(), timeout=timeout)
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+        return {
+            key: future.result() if future in done else late(key) for key, future in futures.items()
+        }
+
+    def _on_own_session(self, call: Callable[[FhirClient], T]) -> T:
+        with requests.Session() as session:
+            client = copy.copy(self)
+            client._session = session
+            return call(client)
 
     def create(self, resource: Json, *, if_none_exist: str | None = None) -> Json:
         """Create a resource; with ``if_none_exist`` (a search query), only if none matches."""

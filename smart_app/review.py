@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from clinical.assessment import (
@@ -40,6 +41,9 @@ from smart_app.launch import LaunchContext
 # The medication sources of the opioid review, each with its referenced Medications included.
 MEDICATION_SOURCES = tuple(str(source) for source in Source)
 
+# What one read gave: its resources, or why it gave none.
+Found = tuple[list[Any], str | None]
+
 
 @dataclass(frozen=True, slots=True)
 class Chart:
@@ -59,11 +63,31 @@ class Chart:
 
 
 def read_chart(client: FhirClient, ctx: LaunchContext) -> Chart:
-    """Read Patient, every medication source and Conditions for the launch's patient."""
+    """Read Patient, every medication source and Conditions for the launch's patient.
+
+    The reads are independent, so they run at once: the page waits for the slowest of them,
+    not for their sum (a read unfinished at the client's deadline is a failure of its source).
+    """
+    reads = {
+        "Patient": partial(_read_patient, ctx=ctx),
+        **{
+            resource_type: partial(
+                _search,
+                ctx=ctx,
+                resource_type=resource_type,
+                extra={"_include": f"{resource_type}:medication"},
+            )
+            for resource_type in MEDICATION_SOURCES
+        },
+        "Condition": partial(_search, ctx=ctx, resource_type="Condition", extra={}),
+    }
+    found = client.concurrently(
+        reads, late=lambda _key: ([], "the FHIR server did not answer in time")
+    )
     notes: list[str] = []
-    banner = read_banner(client, ctx, notes)
-    medications, unchecked = read_medications(client, ctx)
-    conditions = read_chart_conditions(client, ctx, notes)
+    banner = _banner(found["Patient"], notes)
+    medications, unchecked = _medications({key: found[key] for key in MEDICATION_SOURCES})
+    conditions = _conditions(found["Condition"], notes)
     return Chart(
         patient_id=patient_of(ctx),
         banner=banner,
@@ -103,23 +127,20 @@ def check_launch_ids(ctx: LaunchContext) -> None:
             raise BadLaunchContext(f"The {what} the EHR named is not a valid FHIR id.")
 
 
-def read_medications(
-    client: FhirClient, ctx: LaunchContext
+def _medications(
+    found: Mapping[str, Found],
 ) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
-    """Read every medication source; return the records and what could not be checked.
+    """Return the records of every medication source read, and what could not be checked.
 
     Raises ChartUnreadable when no source could be read: nothing about opioids is known.
     """
     resources: list[Any] = []
     unchecked: list[str] = []
-    for resource_type in MEDICATION_SOURCES:
-        found, failure = _search(
-            client, ctx, resource_type, {"_include": f"{resource_type}:medication"}
-        )
+    for resource_type, (records, failure) in found.items():
         if failure is not None:
             unchecked.append(f"{resource_type}: {failure}")
-        resources.extend(found)
-    if len(unchecked) == len(MEDICATION_SOURCES):
+        resources.extend(records)
+    if len(unchecked) == len(found):
         raise ChartUnreadable(
             "None of the medication records (statements, orders, pharmacy dispenses, "
             "administrations) could be read: " + "; ".join(unchecked)
@@ -132,16 +153,20 @@ def read_chart_conditions(
     client: FhirClient, ctx: LaunchContext, notes: list[str]
 ) -> tuple[ConditionRecord, ...] | None:
     """Read the patient's Conditions; None (and a note) when they could not be read."""
-    found, failure = _search(client, ctx, "Condition", {})
+    return _conditions(_search(client, ctx=ctx, resource_type="Condition", extra={}), notes)
+
+
+def _conditions(found: Found, notes: list[str]) -> tuple[ConditionRecord, ...] | None:
+    records, failure = found
     if failure is not None:
         notes.append(f"Conditions: {failure}")
         return None
-    return read_conditions(found).records
+    return read_conditions(records).records
 
 
 def _search(
-    client: FhirClient, ctx: LaunchContext, resource_type: str, extra: Mapping[str, str]
-) -> tuple[list[Any], str | None]:
+    client: FhirClient, *, ctx: LaunchContext, resource_type: str, extra: Mapping[str, str]
+) -> Found:
     """Search the patient's ``resource_type``; return the resources, or why there are none."""
     if not ctx.can(resource_type, "s"):
         return [], "the EHR did not grant the app access to these records"
@@ -162,17 +187,27 @@ def unread(exc: FhirError) -> str:
 
 def read_banner(client: FhirClient, ctx: LaunchContext, notes: list[str]) -> PatientBanner | None:
     """Read the Patient for the banner; None (and a note) when it could not be read."""
+    return _banner(_read_patient(client, ctx=ctx), notes)
+
+
+def _read_patient(client: FhirClient, *, ctx: LaunchContext) -> Found:
+    """Read the launch's Patient; return it, or why it could not be read."""
     if not ctx.can("Patient", "r"):
-        notes.append("Patient details: the EHR did not grant the app access to them")
-        return None
+        return [], "the EHR did not grant the app access to them"
     try:
-        resource = client.read("Patient", patient_of(ctx))
+        return [client.read("Patient", patient_of(ctx))], None
     except FhirUnauthorized as exc:
         raise LaunchExpired("The EHR no longer accepts the app's access.") from exc
     except FhirError as exc:
-        notes.append(f"Patient details: {unread(exc)}")
+        return [], unread(exc)
+
+
+def _banner(found: Found, notes: list[str]) -> PatientBanner | None:
+    resources, failure = found
+    if failure is not None:
+        notes.append(f"Patient details: {failure}")
         return None
-    result = read_patient(resource)
+    result = read_patient(resources[0])
     if not result.records:
         notes.append("Patient details: the answer was not a readable Patient")
         return None

@@ -19,9 +19,11 @@ from cds_hooks.discovery import find_service
 from cds_hooks.errors import DataUnavailable, InvalidRequest
 from cds_hooks.prefetch import FROM_FHIR_SERVER, FROM_PREFETCH, resolve_data
 from cds_hooks.request import HookRequest, parse_hook_request
+from fhir_client.client import PAGE_SIZE
 from tests.cds_hooks.support import FHIR_BASE, PATIENT_ID, SIGN, base_config, hook_body, searchset
 
 TOKEN = "opaque-fhir-token"
+PAGE = str(PAGE_SIZE)  # every search asks for large pages
 
 STATEMENT = {
     "resourceType": "MedicationStatement",
@@ -170,7 +172,11 @@ def test_missing_keys_are_fetched_with_the_token_following_pages(
         json=first_page,
         match=[
             matchers.query_param_matcher(
-                {"patient": PATIENT_ID, "_include": "MedicationStatement:medication"}
+                {
+                    "patient": PATIENT_ID,
+                    "_include": "MedicationStatement:medication",
+                    "_count": PAGE,
+                }
             ),
             matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"}),
         ],
@@ -181,7 +187,7 @@ def test_missing_keys_are_fetched_with_the_token_following_pages(
         json=searchset(DISPENSE),
         match=[
             matchers.query_param_matcher(
-                {"patient": PATIENT_ID, "_include": "MedicationDispense:medication"}
+                {"patient": PATIENT_ID, "_include": "MedicationDispense:medication", "_count": PAGE}
             )
         ],
     )
@@ -190,7 +196,11 @@ def test_missing_keys_are_fetched_with_the_token_following_pages(
         json=searchset(ADMINISTRATION),
         match=[
             matchers.query_param_matcher(
-                {"patient": PATIENT_ID, "_include": "MedicationAdministration:medication"}
+                {
+                    "patient": PATIENT_ID,
+                    "_include": "MedicationAdministration:medication",
+                    "_count": PAGE,
+                }
             )
         ],
     )

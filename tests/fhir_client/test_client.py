@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -22,7 +23,7 @@ from fhir_client import (
     FhirUnauthorized,
     FhirUnavailable,
 )
-from fhir_client.client import retry_after_seconds
+from fhir_client.client import PAGE_SIZE, retry_after_seconds
 
 BASE = "https://fhir.example.test/r4"
 TOKEN = "secret-access-token-xyz"
@@ -71,13 +72,20 @@ def test_no_authorization_header_without_token(http) -> None:
     assert "Authorization" not in http.calls[0].request.headers
 
 
-def test_search_passes_query_parameters_including_repeats(client, http) -> None:
+def test_search_passes_query_parameters_including_repeats_and_asks_for_large_pages(
+    client, http
+) -> None:
     http.get(
         f"{BASE}/MedicationRequest",
         json=page(["a"]),
         match=[
             matchers.query_param_matcher(
-                {"patient": "p1", "status": ["active", "on-hold"], "_include": "x"}
+                {
+                    "patient": "p1",
+                    "status": ["active", "on-hold"],
+                    "_include": "x",
+                    "_count": str(PAGE_SIZE),
+                }
             )
         ],
     )
@@ -85,6 +93,58 @@ def test_search_passes_query_parameters_including_repeats(client, http) -> None:
         "MedicationRequest", {"patient": "p1", "status": ["active", "on-hold"], "_include": "x"}
     )
     assert [r["id"] for r in found] == ["a"]
+
+
+def test_a_page_size_the_caller_names_is_the_one_asked_for(client, http) -> None:
+    http.get(
+        f"{BASE}/MedicationRequest",
+        json=page(["a"]),
+        match=[matchers.query_param_matcher({"patient": "p1", "_count": "5"})],
+    )
+    assert len(client.search("MedicationRequest", {"patient": "p1", "_count": "5"})) == 1
+
+
+def test_concurrent_calls_run_at_once_each_on_its_own_session(client, http) -> None:
+    http.get(f"{BASE}/Patient/p1", json=PATIENT)
+    # Three calls that each wait for the other two: run one after another, none would finish.
+    together = threading.Barrier(3, timeout=10)
+    sessions: list[object] = []
+
+    def call(other: FhirClient) -> str:
+        together.wait()
+        sessions.append(other._session)
+        return str(other.read("Patient", "p1")["id"])
+
+    found = client.concurrently({n: call for n in range(3)}, late=lambda _n: "late")
+    assert found == {0: "p1", 1: "p1", 2: "p1"}
+    assert len({id(s) for s in sessions}) == 3
+    assert client._session not in sessions
+    assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in http.calls)
+
+
+def test_a_concurrent_call_unfinished_at_the_deadline_is_late_and_not_waited_for(http) -> None:
+    client = FhirClient(BASE, deadline=time.monotonic() + 0.5)
+    release = threading.Event()
+
+    def stuck(_client: FhirClient) -> str:
+        release.wait(30)
+        return "answered"
+
+    try:
+        found = client.concurrently(
+            {"quick": lambda _c: "answered", "stuck": stuck}, late=lambda key: f"{key} late"
+        )
+    finally:
+        release.set()
+    assert found == {"quick": "answered", "stuck": "stuck late"}
+
+
+def test_an_error_in_a_concurrent_call_reaches_the_caller(client) -> None:
+    def broken(_client: FhirClient) -> str:
+        raise FhirUnauthorized(401, None, "read Patient: HTTP 401")
+
+    with pytest.raises(FhirUnauthorized):
+        client.concurrently({"a": lambda _c: "fine", "b": broken}, late=lambda _key: "late")
 
 
 def test_search_follows_next_links_across_three_pages(client, http) -> None:

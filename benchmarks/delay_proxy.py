@@ -1,0 +1,172 @@
+"""A loopback HTTP proxy in front of the real FHIR server that adds a fixed delay to every request
+and records when each one arrived and was answered.
+
+The delay stands for the network and the EHR's own latency: what costs a user time is then the
+number of round trips made one after another, which :func:`sequential_rounds` counts from the
+record. Absolute links in answers (``next`` links, ``fullUrl``) are rewritten from the server's
+base to the proxy's, so paging stays on the proxy. It runs in threads of the calling process;
+each request sleeps (without holding the interpreter lock) and is forwarded on a connection of its
+own.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from sandbox.fhir_server import LOOPBACK
+
+# Request headers a FHIR client sends that the server needs; the rest stay on this side.
+_FORWARDED = frozenset({"accept", "content-type", "authorization", "prefer", "if-none-exist"})
+_UPSTREAM_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """One request through the proxy: what was asked and when (``time.monotonic()`` values)."""
+
+    method: str
+    path: str
+    arrived: float
+    answered: float
+
+
+def sequential_rounds(served: Sequence[Served]) -> int:
+    """Return the longest chain of requests each sent after the one before was answered.
+
+    Requests that overlap in time ran side by side and count as one round; a request sent
+    only after another's answer (the next page, a read that needed an earlier result) is a
+    round of its own.
+    """
+    depth: list[int] = []
+    ordered = sorted(served, key=lambda s: s.arrived)
+    for at, request in enumerate(ordered):
+        before = [depth[i] for i in range(at) if ordered[i].answered <= request.arrived]
+        depth.append(1 + max(before, default=0))
+    return max(depth, default=0)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _ProxyServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the benchmark reports what matters."""
+
+    def do_GET(self) -> None:
+        self._relay()
+
+    def do_POST(self) -> None:
+        self._relay()
+
+    def do_PUT(self) -> None:
+        self._relay()
+
+    def do_DELETE(self) -> None:
+        self._relay()
+
+    def _relay(self) -> None:
+        arrived = time.monotonic()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        time.sleep(self.server.delay)
+        status, headers, content = self._forward(body)
+        content = content.replace(self.server.upstream_base, self.server.base_url)
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        # Taken before the answer leaves: a request the client sends after reading it arrives
+        # later than this, however the threads are scheduled.
+        answered = time.monotonic()
+        self.end_headers()
+        self.wfile.write(content)
+        self.wfile.flush()
+        self.server.record(Served(self.command, self.path, arrived, answered))
+
+    def _forward(self, body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:
+        host, port = self.server.upstream_address
+        connection = http.client.HTTPConnection(host, port, timeout=_UPSTREAM_TIMEOUT_SECONDS)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() in _FORWARDED}
+            connection.request(self.command, self.path, body=body, headers=headers)
+            answer = connection.getresponse()
+            content = answer.read()
+            kept = [
+                (name, value.replace(self.server.upstream_text, self.server.base_text))
+                for name, value in answer.getheaders()
+                if name.lower() in {"content-type", "location", "etag", "last-modified"}
+            ]
+            return answer.status, kept, content
+        finally:
+            connection.close()
+
+
+class _ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, upstream_base: str, delay: float) -> None:
+        super().__init__((LOOPBACK, 0), _Handler)
+        parts = urlsplit(upstream_base)
+        self.upstream_address = (parts.hostname or LOOPBACK, parts.port or 80)
+        self.delay = delay
+        self.upstream_text = upstream_base.rstrip("/")
+        self.base_text = f"http://{LOOPBACK}:{self.server_address[1]}{parts.path.rstrip('/')}"
+        self.upstream_base = self.upstream_text.encode()
+        self.base_url = self.base_text.encode()
+        self._lock = threading.Lock()
+        self._served: list[Served] = []
+
+    def record(self, served: Served) -> None:
+        with self._lock:
+            self._served.append(served)
+
+    def take(self) -> list[Served]:
+        with self._lock:
+            served, self._served = self._served, []
+        return served
+
+
+class DelayProxy:
+    """A running proxy: use as a context manager; ``base_url`` is the FHIR base to call."""
+
+    def __init__(self, upstream_base: str, delay: float) -> None:
+        self._server = _ProxyServer(upstream_base, delay)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="delay-proxy", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The FHIR base URL through the proxy (same path as the server's)."""
+        return self._server.base_text
+
+    @property
+    def delay(self) -> float:
+        """The seconds every request waits before it is forwarded."""
+        return self._server.delay
+
+    def take_served(self) -> list[Served]:
+        """Return the requests answered since the last call, and forget them."""
+        return self._server.take()
+
+    def __enter__(self) -> DelayProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
