@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
@@ -28,9 +29,17 @@ def test_jobs_run_in_order_and_close_runs_what_is_queued() -> None:
     writer = WriteBehind()
     gate = threading.Event()
     done: list[int] = []
-    writer.submit(lambda: (gate.wait(5), done.append(0))[-1])
-    for number in range(1, 50):
-        writer.submit(lambda number=number: done.append(number))
+
+    def job(number: int) -> Callable[[], None]:
+        def run() -> None:
+            if number == 0:
+                gate.wait(5)
+            done.append(number)
+
+        return run
+
+    for number in range(50):
+        writer.submit(job(number))
     assert done == []  # the writer is held by the first job: nothing ran in the caller
     gate.set()
     writer.close()
@@ -43,7 +52,13 @@ def test_a_full_queue_makes_the_caller_write_its_own_job() -> None:
     writer = WriteBehind(capacity=1)
     started, gate = threading.Event(), threading.Event()
     ran_in: list[str] = []
-    writer.submit(lambda: (started.set(), gate.wait(5), ran_in.append("first"))[-1])
+
+    def first() -> None:
+        started.set()
+        gate.wait(5)
+        ran_in.append("first")
+
+    writer.submit(first)
     assert started.wait(5)  # the writer is busy with the first job
     writer.submit(lambda: ran_in.append(threading.current_thread().name))  # queued
     writer.submit(lambda: ran_in.append(threading.current_thread().name))  # queue full
@@ -57,7 +72,11 @@ def test_a_full_queue_makes_the_caller_write_its_own_job() -> None:
 def test_flush_waits_for_the_queue_and_says_when_it_gave_up() -> None:
     writer = WriteBehind()
     gate = threading.Event()
-    writer.submit(lambda: gate.wait(5) and None)
+
+    def held() -> None:
+        gate.wait(5)
+
+    writer.submit(held)
     assert writer.flush(0.05) is False
     gate.set()
     assert writer.flush(5.0) is True
