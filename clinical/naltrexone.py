@@ -87,7 +87,7 @@ def recognise_naltrexone(
     if identify_opioid(medication, knowledge) is not None:
         return None
     known = knowledge.antagonists
-    found = _evidence(medication, known)
+    found = _antagonist_evidence(medication, knowledge)
     if found is None:
         return None
     low_dose_named = any(
@@ -139,6 +139,26 @@ class _Found:
     evidence: str
     product_mg: float | None = None
     combination: bool = False
+
+
+def names_antagonist(medication: Medication, knowledge: OpioidKnowledge) -> bool:
+    """Tell whether a record of ``medication`` can be a naltrexone order (whatever its dose)."""
+    return (
+        identify_opioid(medication, knowledge) is None
+        and _antagonist_evidence(medication, knowledge) is not None
+    )
+
+
+def _antagonist_evidence(medication: Medication, knowledge: OpioidKnowledge) -> _Found | None:
+    """``_evidence``, once per medication under a knowledge ``for_one_call``."""
+    remembered = knowledge.remembered
+    if remembered is None:
+        return _evidence(medication, knowledge.antagonists)
+    key = ("antagonist", medication)
+    if key not in remembered:
+        remembered[key] = _evidence(medication, knowledge.antagonists)
+    found = remembered[key]
+    return found if isinstance(found, _Found) else None
 
 
 def _evidence(medication: Medication, known: AntagonistKnowledge) -> _Found | None:

@@ -164,6 +164,18 @@ class OpioidKnowledge:
     washouts: Mapping[DurationClass, Washout]
     depot_guidance: str
     antagonists: AntagonistKnowledge
+    # What one call's medications were recognised as (``for_one_call``); None keeps nothing.
+    remembered: dict[tuple[str, Medication], object] | None = dataclasses.field(
+        default=None, repr=False
+    )
+
+    def for_one_call(self) -> OpioidKnowledge:
+        """Return this knowledge, remembering what each medication is while one call lasts.
+
+        A chart names the same few products hundreds of times: each is then recognised once.
+        The memory lives as long as the returned object, which is the call's own.
+        """
+        return dataclasses.replace(self, remembered={})
 
     @classmethod
     def load(cls) -> OpioidKnowledge:
@@ -436,7 +448,21 @@ def recognise_medication(medication: Medication, knowledge: OpioidKnowledge) -> 
     A product code decides alone; otherwise ingredient codes, then the names read in the
     product's and ingredients' texts and displays (:mod:`clinical.recognition`), where
     long-acting or depot words, or a long-acting RxNorm dose form, raise the class.
+
+    Under a knowledge ``for_one_call`` each medication is recognised once per call.
     """
+    remembered = knowledge.remembered
+    if remembered is None:
+        return _recognise(medication, knowledge)
+    key = ("opioid", medication)
+    found = remembered.get(key)
+    if isinstance(found, Recognition):
+        return found
+    recognition = remembered[key] = _recognise(medication, knowledge)
+    return recognition
+
+
+def _recognise(medication: Medication, knowledge: OpioidKnowledge) -> Recognition:
     texts = [word for concept in medication.concepts() for word in concept.words()]
     ingredient_codes: list[OpioidIngredient] = []
     for concept in medication.concepts():

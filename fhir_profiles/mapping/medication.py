@@ -8,6 +8,8 @@ R4 and R5 ingredient shapes (``itemCodeableConcept``/``itemReference``/``strengt
 
 from __future__ import annotations
 
+import orjson
+
 from clinical.records import Concept, Ingredient, Medication, Quantity
 from fhir_profiles.mapping.datatypes import concept, optional_concept, quantity, strength
 from fhir_profiles.mapping.fields import Fields, JsonObject, join, shorten
@@ -20,7 +22,7 @@ def read_medication(
     """Read what a MedicationStatement or MedicationRequest is about; ``None`` if unsaid."""
     coded = fields.object(resource, "medicationCodeableConcept", "")
     if coded is not None:
-        return Medication(concept=concept(fields, coded, "medicationCodeableConcept"))
+        return Medication(concept=_product_concept(fields, coded, references))
     reference = fields.object(resource, "medicationReference", "")
     if reference is not None:
         return _referenced(fields, reference, "medicationReference", references, resource)
@@ -35,6 +37,22 @@ def read_medication(
         return _referenced(fields, reference, "medication.reference", references, resource)
     fields.note("medication has neither concept nor reference")
     return None
+
+
+def _product_concept(fields: Fields, coded: JsonObject, references: References) -> Concept:
+    """Read ``medicationCodeableConcept``, once per distinct JSON value in one read."""
+    try:
+        key = orjson.dumps(coded)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, nesting beyond orjson's limit
+        return concept(fields, coded, "medicationCodeableConcept")
+    known = references.concepts.get(key)
+    if known is None:
+        noted = len(fields.problems)
+        known = concept(fields, coded, "medicationCodeableConcept"), tuple(fields.problems[noted:])
+        references.concepts[key] = known
+    else:
+        fields.problems.extend(known[1])
+    return known[0]
 
 
 def _resolve(

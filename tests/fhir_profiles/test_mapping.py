@@ -996,3 +996,70 @@ def test_any_element_of_a_real_bundle_replaced_by_garbage_never_raises(
         entries = [] if entries is None else ["entry is not an array"]
     counted = [e for e in entries if not isinstance(e, dict) or _unreferenced(e.get("resource"))]
     assert len(result.records) + len(result.problems) == len(counted)
+
+
+def _chart_record(kind: str, text: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": kind,
+        "id": f"{kind}-{text.split()[0]}",
+        "status": "completed",
+        "medicationCodeableConcept": {"text": text},
+        **extra,
+    }
+
+
+def test_a_record_declined_as_irrelevant_keeps_status_dates_and_medication_only() -> None:
+    request = _chart_record(
+        "MedicationRequest",
+        "Lisinopril 10 mg tablet",
+        authoredOn="2026-01-05",
+        dosageInstruction=[{"text": "1 tablet daily", "doseAndRate": [{"doseQuantity": "x"}]}],
+        dispenseRequest={
+            "validityPeriod": {"start": "2026-01-05", "end": "2026-03-05"},
+            "expectedSupplyDuration": {"value": 30, "unit": "days", "code": "d"},
+        },
+    )
+    statement = _chart_record(
+        "MedicationStatement",
+        "Oxycodone 5 mg tablet",
+        effectivePeriod={"start": "2026-02-01", "end": "2026-02-10"},
+        dosage=[{"text": "1 tablet every 6 hours"}],
+    )
+    asked: list[str | None] = []
+
+    def relevant(medication: Any) -> bool:
+        asked.append(medication.concept.text)
+        return "Oxycodone" in (medication.concept.text or "")
+
+    full = read_medication_records([request, statement])
+    lean = read_medication_records([request, statement], relevant=relevant)
+    assert asked == ["Lisinopril 10 mg tablet", "Oxycodone 5 mg tablet"]
+    full_request, full_statement = full.records
+    lean_request, lean_statement = lean.records
+    # The record that matters is read exactly as without the question.
+    assert lean_statement == full_statement
+    assert lean_statement.dosage_text == ("1 tablet every 6 hours",)
+    # The one declined keeps what coverage and recognition read, and loses only dose and supply.
+    assert full_request.supply_days == 30
+    assert full_request.dosage_text == ("1 tablet daily",)
+    assert full_request.problems  # its malformed dose was read, and noted
+    assert (lean_request.status, lean_request.started, lean_request.ended) == (
+        full_request.status,
+        full_request.started,
+        full_request.ended,
+    )
+    assert lean_request.medication == full_request.medication
+    assert (lean_request.doses, lean_request.dosage_text, lean_request.supply_days) == (
+        (),
+        (),
+        None,
+    )
+    assert lean_request.problems == ()
+
+
+def test_a_record_whose_medication_cannot_be_read_is_read_in_full_whatever_relevance_says() -> None:
+    request = _chart_record("MedicationRequest", "unused", dosageInstruction=[{"text": "1 daily"}])
+    request["medicationCodeableConcept"] = {"coding": "not an array", "text": "Mystery pill"}
+    (record,) = read_medication_records([request], relevant=lambda medication: False).records
+    assert record.medication_problems
+    assert record.dosage_text == ("1 daily",)
