@@ -154,10 +154,10 @@ def _antagonist_evidence(medication: Medication, knowledge: OpioidKnowledge) -> 
     remembered = knowledge.remembered
     if remembered is None:
         return _evidence(medication, knowledge.antagonists)
-    key = ("antagonist", medication)
+    key = ("antagonist", id(medication))
     if key not in remembered:
-        remembered[key] = _evidence(medication, knowledge.antagonists)
-    found = remembered[key]
+        remembered[key] = medication, _evidence(medication, knowledge.antagonists)
+    found = remembered[key][1]
     return found if isinstance(found, _Found) else None
 
 

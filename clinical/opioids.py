@@ -164,16 +164,18 @@ class OpioidKnowledge:
     washouts: Mapping[DurationClass, Washout]
     depot_guidance: str
     antagonists: AntagonistKnowledge
-    # What one call's medications were recognised as (``for_one_call``); None keeps nothing.
-    remembered: dict[tuple[str, Medication], object] | None = dataclasses.field(
+    # What one call's medications were recognised as (``for_one_call``), by the medication
+    # object (kept with its answer, so that its id stays its own); None keeps nothing.
+    remembered: dict[tuple[str, int], tuple[Medication, object]] | None = dataclasses.field(
         default=None, repr=False
     )
 
     def for_one_call(self) -> OpioidKnowledge:
         """Return this knowledge, remembering what each medication is while one call lasts.
 
-        A chart names the same few products hundreds of times: each is then recognised once.
-        The memory lives as long as the returned object, which is the call's own.
+        A chart names the same few products hundreds of times, and the mapping hands the same
+        medication object to every record naming one: each is then recognised once. The memory
+        lives as long as the returned object, which is the call's own.
         """
         return dataclasses.replace(self, remembered={})
 
@@ -454,11 +456,12 @@ def recognise_medication(medication: Medication, knowledge: OpioidKnowledge) -> 
     remembered = knowledge.remembered
     if remembered is None:
         return _recognise(medication, knowledge)
-    key = ("opioid", medication)
+    key = ("opioid", id(medication))
     found = remembered.get(key)
-    if isinstance(found, Recognition):
-        return found
-    recognition = remembered[key] = _recognise(medication, knowledge)
+    if found is not None and isinstance(found[1], Recognition):
+        return found[1]
+    recognition = _recognise(medication, knowledge)
+    remembered[key] = medication, recognition
     return recognition
 
 

@@ -22,7 +22,7 @@ def read_medication(
     """Read what a MedicationStatement or MedicationRequest is about; ``None`` if unsaid."""
     coded = fields.object(resource, "medicationCodeableConcept", "")
     if coded is not None:
-        return Medication(concept=_product_concept(fields, coded, references))
+        return _coded_medication(fields, coded, references)
     reference = fields.object(resource, "medicationReference", "")
     if reference is not None:
         return _referenced(fields, reference, "medicationReference", references, resource)
@@ -39,17 +39,18 @@ def read_medication(
     return None
 
 
-def _product_concept(fields: Fields, coded: JsonObject, references: References) -> Concept:
-    """Read ``medicationCodeableConcept``, once per distinct JSON value in one read."""
+def _coded_medication(fields: Fields, coded: JsonObject, references: References) -> Medication:
+    """Read ``medicationCodeableConcept``: once per distinct JSON value in one read, the same
+    Medication then shared by every record naming it (with the problems noted reading it)."""
     try:
         key = orjson.dumps(coded)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits, nesting beyond orjson's limit
-        return concept(fields, coded, "medicationCodeableConcept")
-    known = references.concepts.get(key)
+        return Medication(concept=concept(fields, coded, "medicationCodeableConcept"))
+    known = references.medications.get(key)
     if known is None:
         noted = len(fields.problems)
-        known = concept(fields, coded, "medicationCodeableConcept"), tuple(fields.problems[noted:])
-        references.concepts[key] = known
+        medication = Medication(concept=concept(fields, coded, "medicationCodeableConcept"))
+        known = references.medications[key] = medication, tuple(fields.problems[noted:])
     else:
         fields.problems.extend(known[1])
     return known[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeGuard
 
-from clinical.records import Concept
+from clinical.records import Medication
 from fhir_profiles.mapping.fields import JsonObject
 
 # Resource types that are looked up through references rather than mapped themselves.
@@ -28,16 +28,16 @@ def is_referenced_type(resource: object) -> TypeGuard[JsonObject]:
 class References:
     """Medications and Substances that references can point at, by every name they go by.
 
-    One read of many resources shares it; it also keeps the ``medicationCodeableConcept``
-    values already read, by their JSON text, with the problems each noted: a chart names the
-    same few products hundreds of times, and each is then read once.
+    One read of many resources shares it; it also keeps the medications read from a
+    ``medicationCodeableConcept``, by its JSON text, with the problems each noted: a chart
+    names the same few products hundreds of times, and each is then read once.
     """
 
-    __slots__ = ("_by_reference", "concepts")
+    __slots__ = ("_by_reference", "medications")
 
     def __init__(self) -> None:
         self._by_reference: dict[str, JsonObject] = {}
-        self.concepts: dict[bytes, tuple[Concept, tuple[str, ...]]] = {}
+        self.medications: dict[bytes, tuple[Medication, tuple[str, ...]]] = {}
 
     def add(self, resource: JsonObject, full_url: object = None) -> None:
         """Make ``resource`` findable by ``Type/id`` and, when given, by its Bundle fullUrl."""
