@@ -15,7 +15,18 @@ from clinical.records import Medication
 
 
 def bears_on_decision(medication: Medication, knowledge: OpioidKnowledge) -> bool:
-    """Tell whether a record of ``medication`` needs its doses, dosage and supply read."""
+    """Tell whether a record of ``medication`` needs its doses, dosage and supply read (once
+    per medication under a knowledge ``for_one_call``)."""
+    remembered = knowledge.remembered
+    if remembered is None:
+        return _bears(medication, knowledge)
+    key = ("relevant", id(medication))
+    if key not in remembered:
+        remembered[key] = medication, _bears(medication, knowledge)
+    return remembered[key][1] is True
+
+
+def _bears(medication: Medication, knowledge: OpioidKnowledge) -> bool:
     recognition = recognise_medication(medication, knowledge)
     if recognition.match is not None or recognition.doubts:
         return True

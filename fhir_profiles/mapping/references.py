@@ -28,9 +28,9 @@ def is_referenced_type(resource: object) -> TypeGuard[JsonObject]:
 class References:
     """Medications and Substances that references can point at, by every name they go by.
 
-    One read of many resources shares it; it also keeps the medications read from a
-    ``medicationCodeableConcept``, by its JSON text, with the problems each noted: a chart
-    names the same few products hundreds of times, and each is then read once.
+    One read of many resources shares it; it also keeps the medications already read, by the
+    JSON text they were read from, with the problems each noted: a chart names the same few
+    products (and compounded Medications) hundreds of times, and each is then read once.
     """
 
     __slots__ = ("_by_reference", "medications")

@@ -1063,3 +1063,43 @@ def test_a_record_whose_medication_cannot_be_read_is_read_in_full_whatever_relev
     (record,) = read_medication_records([request], relevant=lambda medication: False).records
     assert record.medication_problems
     assert record.dosage_text == ("1 daily",)
+
+
+def test_records_naming_the_same_product_each_carry_what_was_wrong_with_it() -> None:
+    coded = {"coding": [5, {"system": RXNORM, "code": "314076"}], "text": "Lisinopril 10 mg"}
+    statements = [
+        _chart_record("MedicationStatement", f"x{i}", medicationCodeableConcept=coded)
+        for i in range(3)
+    ]
+    for index, statement in enumerate(statements):
+        statement["id"] = f"ms-{index}"
+    records = read_medication_records(statements).records
+    assert len(records) == 3
+    assert all(r.medication == records[0].medication for r in records)
+    assert all(r.medication_problems == records[0].medication_problems for r in records)
+    assert records[0].medication_problems  # the coding that is no object, for every record
+
+
+def test_a_compounded_product_whose_ingredients_point_into_each_record_is_read_per_record() -> None:
+    def statement(ident: str, substance: str) -> dict[str, Any]:
+        return {
+            "resourceType": "MedicationStatement",
+            "id": ident,
+            "status": "active",
+            "contained": [
+                {
+                    "resourceType": "Medication",
+                    "id": "med",
+                    "code": {"text": "Compounded cream"},
+                    "ingredient": [{"itemReference": {"reference": "#sub"}}],
+                },
+                {"resourceType": "Substance", "id": "sub", "code": {"text": substance}},
+            ],
+            "medicationReference": {"reference": "#med"},
+        }
+
+    first, second = read_medication_records(
+        [statement("a", "gabapentin"), statement("b", "morphine")]
+    ).records
+    assert [i.item.text for i in first.medication.ingredients] == ["gabapentin"]
+    assert [i.item.text for i in second.medication.ingredients] == ["morphine"]
