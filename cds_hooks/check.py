@@ -6,6 +6,7 @@ not wait on, or fail for, the patient's medication history).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from cds_hooks.cards import CardLinks, CheckedData, IssuedCard, render_cards
@@ -22,7 +23,12 @@ from clinical.naltrexone import recognise_naltrexone
 from clinical.opioids import OpioidKnowledge
 from clinical.records import MedicationRecord
 from clinical.relevance import bears_on_decision
-from fhir_profiles.mapping import read_bundle, read_conditions, read_medication_records
+from fhir_profiles.mapping import (
+    MappingResult,
+    read_bundle,
+    read_conditions,
+    read_medication_records,
+)
 
 # Draft entries that can carry a medication: requests, and what their references resolve to.
 _MEDICATION_DRAFT_TYPES = frozenset({"MedicationRequest", "Medication", "Substance"})
@@ -39,14 +45,22 @@ def draft_medications(hook: HookRequest) -> tuple[tuple[MedicationRecord, ...], 
     return result.records, tuple(f"draft order {problem}" for problem in result.problems)
 
 
+def read_chart(
+    resources: Iterable[object], knowledge: OpioidKnowledge
+) -> MappingResult[MedicationRecord]:
+    """Map a chart's medication resources for the decision: every record's status, dates and
+    medication; doses, dosage and supply only where they bear on it (``clinical.relevance``).
+    """
+    return read_medication_records(
+        resources, relevant=lambda medication: bears_on_decision(medication, knowledge)
+    )
+
+
 def _chart(
     resolved: ResolvedData, knowledge: OpioidKnowledge
 ) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
-    """Map the chart's records; doses, dosage and supply only where they bear on the decision."""
     resources = [r for key in MEDICATION_KEYS for r in resolved.sources[key].resources]
-    result = read_medication_records(
-        resources, relevant=lambda medication: bears_on_decision(medication, knowledge)
-    )
+    result = read_chart(resources, knowledge)
     return result.records, tuple(str(problem) for problem in result.problems)
 
 
