@@ -38,7 +38,7 @@ from cds_hooks.errors import (
 )
 from cds_hooks.feedback import check_against_issued, parse_feedback
 from cds_hooks.reminders import recall_for
-from cds_hooks.request import parse_hook_request, parse_json_body
+from cds_hooks.request import decode_body, parse_hook_request, parse_json_body
 from cds_hooks.security import VerifiedClient
 from cds_hooks.state import current_state
 from cds_hooks.store import STORE_TIMEOUT_SECONDS, pseudonym
@@ -172,7 +172,9 @@ def _json_body() -> object:
     limit = current_state().settings.max_body_bytes
     if len(raw) > limit:
         raise _too_large(limit)
-    return parse_json_body(raw)
+    text = decode_body(raw)
+    del raw  # the bytes go before the parse builds its objects: a body is never held twice
+    return parse_json_body(text)
 
 
 @_route("", "GET")
