@@ -156,9 +156,15 @@ def _antagonist_evidence(medication: Medication, knowledge: OpioidKnowledge) -> 
         return _evidence(medication, knowledge.antagonists)
     key = ("antagonist", id(medication))
     if key not in remembered:
-        remembered[key] = medication, _evidence(medication, knowledge.antagonists)
-    found = remembered[key][1]
-    return found if isinstance(found, _Found) else None
+        evidence = knowledge.lasting.answer(("antagonist", medication), _evidence_of, knowledge)
+        remembered[key] = medication, evidence
+    kept = remembered[key][1]
+    return kept if isinstance(kept, _Found) else None
+
+
+def _evidence_of(medication: Medication, knowledge: OpioidKnowledge) -> _Found | None:
+    """``_evidence`` with the whole knowledge (the signature ``Lasting.answer`` calls)."""
+    return _evidence(medication, knowledge.antagonists)
 
 
 def _evidence(medication: Medication, known: AntagonistKnowledge) -> _Found | None:
