@@ -209,7 +209,7 @@ def main() -> int:
             for n in sizes
         ]
     report += _phase_table(phase_rows)
-    naive_row = naive.run(1_000, runs=1 if args.quick else 3)
+    naive_row = naive.run(1_000, runs=2 if args.quick else 5)
     report += [
         "",
         "## 3. The naive path at 1,000 records (best of runs)",

@@ -9,6 +9,7 @@ where it bears on the decision) and against the full mapping the SMART app's rev
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class NaiveRow:
 def _best(runs: int, work: Callable[[], object]) -> float:
     best = float("inf")
     for _ in range(runs):
+        gc.collect()  # each path starts from the same heap, not the garbage of the one before
         began = time.perf_counter()
         work()
         best = min(best, time.perf_counter() - began)

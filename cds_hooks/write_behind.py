@@ -31,6 +31,8 @@ Job = Callable[[], None]
 
 # Jobs queued at most (one per hook call): past it a call writes its own.
 CAPACITY = 1_000
+# How long the writer, woken from idle, leaves the interpreter to the call that woke it.
+SETTLE_SECONDS = 0.005
 
 
 class WriteBehind:
@@ -105,10 +107,16 @@ class WriteBehind:
     def _work(self) -> None:
         while True:
             with self._changed:
+                idle = not self._jobs
                 while not self._jobs and not self._closed:
                     self._changed.wait()
                 if not self._jobs:
                     return  # closed and drained
+            if idle and not self._closed:
+                # Woken by a call that is still sending its answer: let it finish first (the
+                # writer would otherwise take turns with it for the interpreter).
+                time.sleep(SETTLE_SECONDS)
+            with self._changed:
                 job = self._jobs.popleft()
             _run(job)
             self._done()
