@@ -193,7 +193,8 @@ def main() -> int:
         "",
         f"Throughput at {rate.clients} concurrent clients ({rate.records} records): "
         f"LDN {rate.ldn_per_second:.1f}/s, no-naltrexone {rate.no_naltrexone_per_second:.1f}/s "
-        f"({rate.ldn_per_second / rate.no_naltrexone_per_second:.2f}x); errors {rate.errors}.",
+        f"({rate.ldn_per_second / rate.no_naltrexone_per_second:.2f}x); errors "
+        f"{sum(rate.errors.values())}{' ' + str(dict(rate.errors)) if rate.errors else ''}.",
         "Workers' resident memory: "
         + ", ".join(f"{m.rss_bytes / 1e6:.0f} MB after {m.calls:,} calls" for m in memory)
         + (
