@@ -10,6 +10,7 @@ call, and the resident memory of the workers after 1,000 and 10,000 calls.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ class Throughput:
     records: int
     ldn_per_second: float
     no_naltrexone_per_second: float
-    errors: int
+    errors: Counter[str]  # by kind of call and what went wrong
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,23 +164,25 @@ def throughput(caller: Caller, records: int, clients: int, calls: int) -> Throug
     """Run ``calls`` calls of each kind from ``clients`` threads; return the rates."""
     prefetch = _prefetch(records)
     rates = {}
-    errors = 0
+    errors: Counter[str] = Counter()
     for kind in ("ldn", "none"):
         body = caller.body(kind, prefetch)
         sessions = [requests.Session() for _ in range(clients)]
 
-        def one(index: int, body: bytes = body, sessions: list[Any] = sessions) -> bool:
+        def one(index: int, body: bytes = body, sessions: list[Any] = sessions) -> str | None:
             try:
                 caller.post(body, sessions[index % clients])
-            except (RuntimeError, requests.RequestException):
-                return False
-            return True
+            except RuntimeError as error:
+                return str(error)[:120]
+            except requests.RequestException as error:
+                return type(error).__name__
+            return None
 
         began = time.perf_counter()
         with ThreadPoolExecutor(max_workers=clients) as pool:
             results = list(pool.map(one, range(calls)))
         rates[kind] = calls / (time.perf_counter() - began)
-        errors += results.count(False)
+        errors.update(f"{kind}: {result}" for result in results if result is not None)
     return Throughput(clients, records, rates["ldn"], rates["none"], errors)
 
 

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 from cds_hooks.markdown import md, summary
@@ -88,11 +89,17 @@ class CheckedData:
 
 def override_reasons() -> list[dict[str, str]]:
     """Return the project's override reasons as CDS Hooks Codings (display included)."""
-    system = load_artefact(OVERRIDE_REASON_SYSTEM)
     return [
-        {"system": OVERRIDE_REASON_SYSTEM, "code": c["code"], "display": c["display"]}
-        for c in system["concept"]
+        {"system": OVERRIDE_REASON_SYSTEM, "code": code, "display": display}
+        for code, display in _override_codes()
     ]
+
+
+@cache
+def _override_codes() -> tuple[tuple[str, str], ...]:
+    """The override reasons' codes and displays, read from their CodeSystem once."""
+    system = load_artefact(OVERRIDE_REASON_SYSTEM)
+    return tuple((c["code"], c["display"]) for c in system["concept"])
 
 
 def order_phrase(order: NaltrexoneOrder) -> str:

@@ -6,6 +6,7 @@ not wait on, or fail for, the patient's medication history).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from cds_hooks.cards import CardLinks, CheckedData, IssuedCard, render_cards
@@ -18,8 +19,15 @@ from clinical.assessment import assess_naltrexone_order
 from clinical.cautions import find_cautions
 from clinical.conditions import match_conditions
 from clinical.naltrexone import recognise_naltrexone
+from clinical.opioids import OpioidKnowledge
 from clinical.records import MedicationRecord
-from fhir_profiles.mapping import read_bundle, read_conditions, read_medication_records
+from clinical.relevance import bears_on_decision
+from fhir_profiles.mapping import (
+    MappingResult,
+    read_bundle,
+    read_conditions,
+    read_medication_records,
+)
 
 # Draft entries that can carry a medication: requests, and what their references resolve to.
 _MEDICATION_DRAFT_TYPES = frozenset({"MedicationRequest", "Medication", "Substance"})
@@ -36,9 +44,22 @@ def draft_medications(hook: HookRequest) -> tuple[tuple[MedicationRecord, ...], 
     return result.records, tuple(f"draft order {problem}" for problem in result.problems)
 
 
-def _chart(resolved: ResolvedData) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
+def read_chart(
+    resources: Iterable[object], knowledge: OpioidKnowledge
+) -> MappingResult[MedicationRecord]:
+    """Map a chart's medication resources for the decision: every record's status, dates and
+    medication; doses, dosage and supply only where they bear on it (``clinical.relevance``).
+    """
+    return read_medication_records(
+        resources, relevant=lambda medication: bears_on_decision(medication, knowledge)
+    )
+
+
+def _chart(
+    resolved: ResolvedData, knowledge: OpioidKnowledge
+) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
     resources = [r for key in MEDICATION_KEYS for r in resolved.sources[key].resources]
-    result = read_medication_records(resources)
+    result = read_chart(resources, knowledge)
     return result.records, tuple(str(problem) for problem in result.problems)
 
 
@@ -67,17 +88,19 @@ def run_check(
     ``recall`` (order-sign only) finds an order-select override of the same decision.
     """
     known = settings.knowledge
+    # Each medication of this call recognised once, however many records name it.
+    opioids = known.opioids.for_one_call()
     drafts, draft_problems = draft_medications(hook)
     orders = [
         order
         for record in drafts
         if hook.is_selected(record.reference)
-        and (order := recognise_naltrexone(record, known.opioids)) is not None
+        and (order := recognise_naltrexone(record, opioids)) is not None
     ]
     if not orders:
         return []
     resolved = resolve_data(hook, service, settings)
-    records, chart_problems = _chart(resolved)
+    records, chart_problems = _chart(resolved, opioids)
     # Only the medication sources bear on the opioid decision; a Condition failure is shown
     # on the card but cannot make the decision uncertain.
     failures = tuple(
@@ -92,7 +115,7 @@ def run_check(
         assess_naltrexone_order(
             order,
             records,
-            known.opioids,
+            opioids,
             today,
             unchecked=unchecked,
             drafts=others,
@@ -105,9 +128,7 @@ def run_check(
     data = CheckedData(
         sources=tuple(resolved.sources.values()),
         condition_groups=frozenset(match.group for match in matches),
-        cautions=find_cautions(
-            records, matches, known.opioids, known.cautions, known.windows, today
-        ),
+        cautions=find_cautions(records, matches, opioids, known.cautions, known.windows, today),
         unrecorded_use=known.cautions.unrecorded_use,
     )
     links = _links(hook, service, settings, base)

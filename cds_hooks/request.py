@@ -67,10 +67,19 @@ class HookRequest:
         return self.hook not in _HOOKS_WITH_SELECTIONS or reference in self.selections
 
 
-def parse_json_body(raw: bytes) -> object:
-    """Parse a request body as strict JSON (``fhir_client.strict_json``); otherwise a 400."""
+def decode_body(raw: bytes) -> str:
+    """Return the body as text; a body that is not UTF-8 is a 400 (not JSON)."""
     try:
-        return strict_json.loads(raw)
+        return strict_json.decode(raw)
+    except strict_json.InvalidJson:
+        raise InvalidRequest("The body is not valid JSON.", path="(body)") from None
+
+
+def parse_json_body(text: str) -> object:
+    """Parse a request body (``decode_body``) as strict JSON (``fhir_client.strict_json``);
+    otherwise a 400."""
+    try:
+        return strict_json.loads_text(text)
     except strict_json.DuplicateKey as error:
         raise InvalidRequest(
             f"The body names the key {error.key[:100]!r} twice in one object.", path="(body)"

@@ -38,10 +38,10 @@ from cds_hooks.errors import (
 )
 from cds_hooks.feedback import check_against_issued, parse_feedback
 from cds_hooks.reminders import recall_for
-from cds_hooks.request import parse_hook_request, parse_json_body
+from cds_hooks.request import decode_body, parse_hook_request, parse_json_body
 from cds_hooks.security import VerifiedClient
 from cds_hooks.state import current_state
-from cds_hooks.store import pseudonym
+from cds_hooks.store import STORE_TIMEOUT_SECONDS, pseudonym
 
 log = logging.getLogger("ldn.cds_hooks")
 
@@ -172,7 +172,9 @@ def _json_body() -> object:
     limit = current_state().settings.max_body_bytes
     if len(raw) > limit:
         raise _too_large(limit)
-    return parse_json_body(raw)
+    text = decode_body(raw)
+    del raw  # the bytes go before the parse builds its objects: a body is never held twice
+    return parse_json_body(text)
 
 
 @_route("", "GET")
@@ -210,20 +212,28 @@ def call_service(service_id: str) -> dict[str, Any]:
     )
     issued = run_check(hook, service, state.settings, today=today, base=_base_url(), recall=recall)
     cards = [entry.card for entry in issued]
-    try:
-        state.store.record_cards(
-            service_id=service.id,
-            hook_instance=hook.hook_instance,
-            patient_pseudonym=patient,
-            cards=issued,
-            issued_at=now,
-            client_issuer=client.issuer if client else None,
-        )
-    except SQLAlchemyError as error:
-        # A warning must reach the clinician even when it cannot be recorded for feedback.
-        state.outages.failed(CARD_STORE, error, "cards are answered but not recorded")
-    else:
-        state.outages.succeeded(CARD_STORE)
+    # What the queued write needs, and nothing more (never the parsed prefetch).
+    hook_instance, issuer = hook.hook_instance, client.issuer if client else None
+
+    def record() -> None:
+        try:
+            state.store.record_cards(
+                service_id=service.id,
+                hook_instance=hook_instance,
+                patient_pseudonym=patient,
+                cards=issued,
+                issued_at=now,
+                client_issuer=issuer,
+            )
+        except SQLAlchemyError as error:
+            # A warning must reach the clinician even when it cannot be recorded for feedback.
+            state.outages.failed(CARD_STORE, error, "cards are answered but not recorded")
+        else:
+            state.outages.succeeded(CARD_STORE)
+
+    if issued:
+        # Recorded behind the answer: the clinician does not wait on the database's commit.
+        state.store.behind.submit(record)
     log.info(
         "hook answered",
         extra={
@@ -247,6 +257,11 @@ def receive_feedback(service_id: str) -> dict[str, Any]:
     _within_rate(state.settings.feedback_rate_limit, "cds-feedback", issuer or "(no client JWT)")
     items = parse_feedback(_json_body())
     now = datetime.now(UTC)
+    # The cards this process issued are written (or have failed) before feedback is read.
+    if not state.store.behind.flush(STORE_TIMEOUT_SECONDS):
+        raise StoreUnavailable(
+            "The feedback was not stored (the service's database is slow to answer): send it again."
+        )
     if CARD_STORE in state.outages.failing():
         # Cards issued while the store was failing were not recorded: feedback about them can
         # neither be checked nor kept now. The client is told to send it again later.

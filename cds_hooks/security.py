@@ -109,6 +109,12 @@ class ClientVerifier:
         self._jwks = jwks
         self._remember_jti = remember_jti
         self._now = now
+        # Inline sets are fixed for the app's life: imported once, not on every call.
+        self._inline = {
+            issuer: KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
+            for issuer, client in settings.trusted_clients.items()
+            if client.jwks is not None
+        }
 
     def verify(self, authorization: str | None, audience: str) -> VerifiedClient:
         """Check the ``Authorization`` header value for a call to ``audience`` (the exact URL).
@@ -165,9 +171,10 @@ class ClientVerifier:
         """Pick the key named ``kid``; a ``jku`` off the issuer's list is refused, never fetched."""
         if jku is not None and not client.jku_allowed(jku):
             raise Unauthorized("jku-not-allowed")
-        if client.jwks is not None:
+        inline = self._inline.get(client.issuer)
+        if inline is not None:
             # The inline set is the pinned copy of the allowed URLs' keys: nothing is fetched.
-            return _inline_key(client.jwks, kid)
+            return _inline_key(inline, kid)
         return self._fetched_key(jku if isinstance(jku, str) else client.jwks_url, kid)
 
     def _fetched_key(self, url: str | None, kid: str) -> Any:
@@ -185,9 +192,9 @@ class ClientVerifier:
             raise Unauthorized("jwks-unavailable") from None
 
 
-def _inline_key(jwks: Mapping[str, Any], kid: str) -> Any:
+def _inline_key(key_set: KeySet, kid: str) -> Any:
     try:
-        return KeySet.import_key_set(jwks).get_by_kid(kid)  # type: ignore[arg-type]
+        return key_set.get_by_kid(kid)
     except JoseError:
         raise Unauthorized("kid-not-in-inline-jwks") from None
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +33,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
+    event,
     insert,
     make_url,
     select,
@@ -40,6 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from cds_hooks.cards import IssuedCard
 from cds_hooks.feedback import CardOnRecord, FeedbackItem
 from cds_hooks.reminders import Override
+from cds_hooks.write_behind import WriteBehind
 
 metadata = MetaData()
 
@@ -105,6 +109,9 @@ def pseudonym(key: str | None, patient_id: str) -> str | None:
 STORE_TIMEOUT_SECONDS = 2
 # Expired jti rows are deleted at most this often per process, not on every call.
 JTI_PURGE_INTERVAL_SECONDS = 60
+# How long feedback naming a card not on record waits for it: another host's writer queues
+# a card for milliseconds, so a card still missing after this was never issued.
+CARD_ARRIVAL_WAIT_SECONDS = 0.5
 
 
 def store_engine(url: str) -> Engine:
@@ -112,7 +119,9 @@ def store_engine(url: str) -> Engine:
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         # Wait this long for another writer's lock (one file, no server, no pool to bound).
-        return create_engine(url, connect_args={"timeout": STORE_TIMEOUT_SECONDS})
+        engine = create_engine(url, connect_args={"timeout": STORE_TIMEOUT_SECONDS})
+        event.listen(engine, "connect", _sqlite_write_ahead)
+        return engine
     connect_args: dict[str, Any] = {}
     if backend == "postgresql":
         milliseconds = STORE_TIMEOUT_SECONDS * 1000
@@ -125,15 +134,37 @@ def store_engine(url: str) -> Engine:
     )
 
 
+def _sqlite_write_ahead(connection: Any, _record: Any) -> None:
+    """Journal an SQLite store ahead of its file (WAL), syncing at checkpoints, not per commit.
+
+    A commit then costs microseconds instead of a disk flush, and readers never block the one
+    writer (the workers of one host share the file). A committed row survives the process
+    crashing; only a power cut or an operating system crash can lose the last commits, and the
+    ``jti`` ids among them belong to tokens that expire within minutes.
+    """
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.OperationalError:
+        return  # a file opened read-only keeps its journal (and cannot be written anyway)
+    finally:
+        cursor.close()
+
+
 class CdsStore:
     """The CDS service's tables in one database (migrated beforehand: see cds_hooks.schema)."""
 
     def __init__(self, url: str) -> None:
         self.engine = store_engine(url)
         self._next_purge = 0
+        # Issued cards are written behind the answer (write_behind.py); the rest is written
+        # before the call answers.
+        self.behind = WriteBehind()
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Write what is queued, then release the database connections."""
+        self.behind.close()
         self.engine.dispose()
 
     def after_fork(self) -> None:
@@ -204,14 +235,30 @@ class CdsStore:
             connection.execute(insert(feedback), rows)
 
     def issued(self, uuids: Sequence[str]) -> dict[str, CardOnRecord]:
-        """Return the cards with these uuids that this service issued, by uuid."""
+        """Return the cards with these uuids that this service issued, by uuid.
+
+        A card missing is looked for again for up to CARD_ARRIVAL_WAIT_SECONDS (another host
+        may have it queued), so feedback sent the moment a card is shown finds it wherever it
+        was issued (this process's own queue is flushed by the caller first).
+        """
+        wanted = set(uuids)
+        found = self._issued(wanted)
+        deadline = time.monotonic() + CARD_ARRIVAL_WAIT_SECONDS
+        pause = 0.01
+        while len(found) < len(wanted) and time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+            found |= self._issued(wanted - found.keys())
+        return found
+
+    def _issued(self, uuids: set[str]) -> dict[str, CardOnRecord]:
         query = select(
             issued_cards.c.uuid,
             issued_cards.c.service_id,
             issued_cards.c.client_issuer,
             issued_cards.c.suggestions,
             issued_cards.c.issued_at,
-        ).where(issued_cards.c.uuid.in_(set(uuids)))
+        ).where(issued_cards.c.uuid.in_(uuids))
         with self.engine.connect() as connection:
             return {
                 row.uuid: CardOnRecord(

@@ -99,7 +99,7 @@ def recognise_naltrexone(
     if identify_opioid(medication, knowledge) is not None:
         return None
     known = knowledge.antagonists
-    found = _evidence(medication, known)
+    found = _antagonist_evidence(medication, knowledge)
     if found is None:
         return None
     low_dose_named = any(
@@ -151,6 +151,32 @@ class _Found:
     evidence: str
     product_mg: float | None = None
     combination: bool = False
+
+
+def names_antagonist(medication: Medication, knowledge: OpioidKnowledge) -> bool:
+    """Tell whether a record of ``medication`` can be a naltrexone order (whatever its dose)."""
+    return (
+        identify_opioid(medication, knowledge) is None
+        and _antagonist_evidence(medication, knowledge) is not None
+    )
+
+
+def _antagonist_evidence(medication: Medication, knowledge: OpioidKnowledge) -> _Found | None:
+    """``_evidence``, once per medication under a knowledge ``for_one_call``."""
+    remembered = knowledge.remembered
+    if remembered is None:
+        return _evidence(medication, knowledge.antagonists)
+    key = ("antagonist", id(medication))
+    if key not in remembered:
+        evidence = knowledge.lasting.answer(("antagonist", medication), _evidence_of, knowledge)
+        remembered[key] = medication, evidence
+    kept = remembered[key][1]
+    return kept if isinstance(kept, _Found) else None
+
+
+def _evidence_of(medication: Medication, knowledge: OpioidKnowledge) -> _Found | None:
+    """``_evidence`` with the whole knowledge (the signature ``Lasting.answer`` calls)."""
+    return _evidence(medication, knowledge.antagonists)
 
 
 def _evidence(medication: Medication, known: AntagonistKnowledge) -> _Found | None:

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from clinical.recognition import Contexts, Doubt, Recogniser
 from clinical.records import RXNORM, Concept, Medication
@@ -152,6 +154,60 @@ class AntagonistKnowledge:
     partners: TermIndex[str]
 
 
+# Texts longer than this, codings or concepts more than this, make an answer not kept.
+_LASTING_TEXT_LIMIT = 256
+_LASTING_PARTS_LIMIT = 8
+Answer = TypeVar("Answer")
+
+
+class Lasting:
+    """Answers about medications kept across calls: a chart's products recur from one call to
+    the next. At most ``size`` of them, least recently used out first, and only about
+    medications small enough (short texts, few codings), so no input can fill memory."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._answers: OrderedDict[tuple[str, Medication], object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def answer(
+        self,
+        key: tuple[str, Medication],
+        work: Callable[[Medication, OpioidKnowledge], Answer],
+        knowledge: OpioidKnowledge,
+    ) -> Answer:
+        """Return ``work(medication, knowledge)``, kept by ``key`` when the medication is small."""
+        medication = key[1]
+        if not _small(medication):
+            return work(medication, knowledge)
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                kept: Answer = self._answers[key]  # type: ignore[assignment]
+                return kept
+        found = work(medication, knowledge)
+        with self._lock:
+            self._answers[key] = found
+            if len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+        return found
+
+
+def _small(medication: Medication) -> bool:
+    concepts = [medication.concept, *(i.item for i in medication.ingredients)]
+    if medication.form is not None:
+        concepts.append(medication.form)
+    return len(concepts) <= _LASTING_PARTS_LIMIT and all(
+        len(concept.codings) <= _LASTING_PARTS_LIMIT
+        and all(len(word) <= _LASTING_TEXT_LIMIT for word in concept.words())
+        and all(
+            len(coding.code or "") + len(coding.system or "") <= _LASTING_TEXT_LIMIT
+            for coding in concept.codings
+        )
+        for concept in concepts
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class OpioidKnowledge:
     """Everything the medication rules know: opioids, washouts and naltrexone orders."""
@@ -164,6 +220,23 @@ class OpioidKnowledge:
     washouts: Mapping[DurationClass, Washout]
     depot_guidance: str
     antagonists: AntagonistKnowledge
+    # Answers about small medications, kept across calls (bounded; see ``Lasting``). They do
+    # not depend on the washouts, so a knowledge with a site's washout shares them.
+    lasting: Lasting = dataclasses.field(default_factory=Lasting, repr=False)
+    # What one call's medications were recognised as (``for_one_call``), by the medication
+    # object (kept with its answer, so that its id stays its own); None keeps nothing.
+    remembered: dict[tuple[str, int], tuple[Medication, object]] | None = dataclasses.field(
+        default=None, repr=False
+    )
+
+    def for_one_call(self) -> OpioidKnowledge:
+        """Return this knowledge, remembering what each medication is while one call lasts.
+
+        A chart names the same few products hundreds of times, and the mapping hands the same
+        medication object to every record naming one: each is then recognised once. The memory
+        lives as long as the returned object, which is the call's own.
+        """
+        return dataclasses.replace(self, remembered={})
 
     @classmethod
     def load(cls) -> OpioidKnowledge:
@@ -441,7 +514,23 @@ def recognise_medication(medication: Medication, knowledge: OpioidKnowledge) -> 
     A product code decides alone; otherwise ingredient codes, then the names read in the
     product's and ingredients' texts and displays (:mod:`clinical.recognition`), where
     long-acting or depot words, or a long-acting RxNorm dose form, raise the class.
+
+    Under a knowledge ``for_one_call`` each medication is recognised once per call, and the
+    answer about a small medication is kept for later calls (``Lasting``).
     """
+    remembered = knowledge.remembered
+    if remembered is None:
+        return _recognise(medication, knowledge)
+    key = ("opioid", id(medication))
+    found = remembered.get(key)
+    if found is not None and isinstance(found[1], Recognition):
+        return found[1]
+    recognition = knowledge.lasting.answer(("opioid", medication), _recognise, knowledge)
+    remembered[key] = medication, recognition
+    return recognition
+
+
+def _recognise(medication: Medication, knowledge: OpioidKnowledge) -> Recognition:
     texts = [word for concept in medication.concepts() for word in concept.words()]
     ingredient_codes: list[OpioidIngredient] = []
     for concept in medication.concepts():

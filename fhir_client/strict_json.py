@@ -57,15 +57,32 @@ def _constant(name: str) -> Any:
 
 def loads(content: bytes) -> Any:
     """Return the parsed JSON ``content``; raise InvalidJson on bad or ambiguous JSON."""
+    return loads_text(decode(content))
+
+
+def decode(content: bytes) -> str:
+    """Return ``content`` as text; raise InvalidJson when it is not UTF-8.
+
+    With ``loads_text`` this lets a caller drop the bytes before the parse builds its objects
+    (a large body is then never held twice while it is parsed).
+    """
     try:
-        text = content.decode("utf-8")
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJson("the body is not JSON") from exc
+
+
+def loads_text(text: str) -> Any:
+    """Return the parsed JSON ``text``; raise InvalidJson on bad or ambiguous JSON."""
+    try:
         value = json.loads(
             text, object_pairs_hook=_object, parse_float=_finite, parse_constant=_constant
         )
         if _SURROGATE_ESCAPE.search(text):
-            orjson.loads(content)  # strict about surrogates: only well-formed pairs pass
+            # Strict about surrogates: only well-formed pairs pass (the escape is ASCII text).
+            orjson.loads(text)
     except InvalidJson:
         raise
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, orjson
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, orjson
         raise InvalidJson("the body is not JSON") from exc
     return value

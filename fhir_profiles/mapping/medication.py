@@ -8,6 +8,10 @@ R4 and R5 ingredient shapes (``itemCodeableConcept``/``itemReference``/``strengt
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import orjson
+
 from clinical.records import Concept, Ingredient, Medication, Quantity
 from fhir_profiles.mapping.datatypes import concept, optional_concept, quantity, strength
 from fhir_profiles.mapping.fields import Fields, JsonObject, join, shorten
@@ -20,7 +24,7 @@ def read_medication(
     """Read what a MedicationStatement or MedicationRequest is about; ``None`` if unsaid."""
     coded = fields.object(resource, "medicationCodeableConcept", "")
     if coded is not None:
-        return Medication(concept=concept(fields, coded, "medicationCodeableConcept"))
+        return _coded_medication(fields, coded, references)
     reference = fields.object(resource, "medicationReference", "")
     if reference is not None:
         return _referenced(fields, reference, "medicationReference", references, resource)
@@ -35,6 +39,41 @@ def read_medication(
         return _referenced(fields, reference, "medication.reference", references, resource)
     fields.note("medication has neither concept nor reference")
     return None
+
+
+def _coded_medication(fields: Fields, coded: JsonObject, references: References) -> Medication:
+    """Read ``medicationCodeableConcept`` (once per distinct value: ``_remembered``)."""
+    return _remembered(
+        fields,
+        references,
+        coded,
+        lambda: Medication(concept=concept(fields, coded, "medicationCodeableConcept")),
+    )
+
+
+def _remembered(
+    fields: Fields, references: References, source: object, read: Callable[[], Medication]
+) -> Medication:
+    """Return ``read()``, once per distinct JSON ``source`` in one read of many resources.
+
+    The same Medication is then shared by every record naming it, with the problems noted
+    reading it noted again for each. JSON naming a reference is read every time: what it
+    points at depends on where it sits.
+    """
+    try:
+        key = orjson.dumps(source)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, nesting beyond orjson's limit
+        return read()
+    if b'"reference"' in key:
+        return read()
+    known = references.medications.get(key)
+    if known is None:
+        noted = len(fields.problems)
+        medication = read()
+        known = references.medications[key] = medication, tuple(fields.problems[noted:])
+    else:
+        fields.problems.extend(known[1])
+    return known[0]
 
 
 def _resolve(
@@ -77,16 +116,21 @@ def _referenced(
     resolved = _resolve(fields, reference, path, references, container, _MEDICATION)
     if resolved is None:
         return Medication(concept=Concept(text=display))
-    # '#id' inside a contained Medication still points into the outer resource's contained list.
-    nested_container = container if _is_contained(resolved, container) else resolved
-    medication = _medication_resource(fields, resolved, path, references, nested_container)
-    if medication.concept.text is None and display:
-        return Medication(
-            concept=Concept(codings=medication.concept.codings, text=display),
-            ingredients=medication.ingredients,
-            form=medication.form,
-        )
-    return medication
+    found = resolved  # for the closure: a compounded product repeats across a chart
+
+    def read() -> Medication:
+        # '#id' inside a contained Medication still points into the outer resource's list.
+        nested_container = container if _is_contained(found, container) else found
+        medication = _medication_resource(fields, found, path, references, nested_container)
+        if medication.concept.text is None and display:
+            return Medication(
+                concept=Concept(codings=medication.concept.codings, text=display),
+                ingredients=medication.ingredients,
+                form=medication.form,
+            )
+        return medication
+
+    return _remembered(fields, references, [path, display, resolved], read)
 
 
 def _is_contained(resource: JsonObject, container: JsonObject) -> bool:

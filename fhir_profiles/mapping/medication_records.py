@@ -7,7 +7,7 @@ the ``dates`` module explains (start-like: first day; end-like: last day).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from clinical.records import Medication, MedicationRecord, Source
 from fhir_profiles.mapping.dosage import read_dosages
@@ -20,6 +20,12 @@ from fhir_profiles.mapping.supply import read_days_supply, read_supply_days
 
 RecordRead = tuple[MedicationRecord | None, list[str]]
 MedicationRead = tuple[Medication | None, tuple[str, ...]]
+# Says whether a record of this medication needs its doses, dosage and supply read.
+Relevance = Callable[[Medication], bool]
+
+
+def _in_full(relevant: Relevance | None, medication: Medication, problems: tuple[str, ...]) -> bool:
+    return relevant is None or bool(problems) or relevant(medication)
 
 
 def _read_medication(
@@ -47,7 +53,9 @@ def _no_medication(fields: Fields) -> RecordRead:
     return None, ["has no medication[x]"]
 
 
-def read_statement(resource: JsonObject, references: References) -> RecordRead:
+def read_statement(
+    resource: JsonObject, references: References, relevant: Relevance | None = None
+) -> RecordRead:
     """Read one MedicationStatement (R4, R4B or R5 shape)."""
     fields = Fields()
     ident = fields.string(resource, "id", "")
@@ -55,7 +63,11 @@ def read_statement(resource: JsonObject, references: References) -> RecordRead:
     medication, medication_problems = _read_medication(fields, resource, references)
     if medication is None:
         return _no_medication(fields)
-    doses, texts = read_dosages(fields, resource, "dosage")
+    doses, texts = (
+        read_dosages(fields, resource, "dosage")
+        if _in_full(relevant, medication, medication_problems)
+        else ((), ())
+    )
     started = ended = None
     period = fields.object(resource, "effectivePeriod", "")
     if period is not None:
@@ -79,7 +91,9 @@ def read_statement(resource: JsonObject, references: References) -> RecordRead:
     ), []
 
 
-def read_request(resource: JsonObject, references: References) -> RecordRead:
+def read_request(
+    resource: JsonObject, references: References, relevant: Relevance | None = None
+) -> RecordRead:
     """Read one MedicationRequest (R4, R4B or R5 shape)."""
     fields = Fields()
     ident = fields.string(resource, "id", "")
@@ -87,7 +101,8 @@ def read_request(resource: JsonObject, references: References) -> RecordRead:
     medication, medication_problems = _read_medication(fields, resource, references)
     if medication is None:
         return _no_medication(fields)
-    doses, texts = read_dosages(fields, resource, "dosageInstruction")
+    in_full = _in_full(relevant, medication, medication_problems)
+    doses, texts = read_dosages(fields, resource, "dosageInstruction") if in_full else ((), ())
     authored_first, authored_last = fields.dates(resource, "authoredOn", "")
     started = ended = None
     supply_days = None
@@ -98,7 +113,7 @@ def read_request(resource: JsonObject, references: References) -> RecordRead:
             path = "dispenseRequest.validityPeriod"
             started = fields.start_date(validity, "start", path)
             ended = fields.end_date(validity, "end", path)
-        supply_days = read_supply_days(fields, dispense)
+        supply_days = read_supply_days(fields, dispense) if in_full else None
     return MedicationRecord(
         source=Source.REQUEST,
         id=ident,
@@ -115,7 +130,9 @@ def read_request(resource: JsonObject, references: References) -> RecordRead:
     ), []
 
 
-def read_dispense(resource: JsonObject, references: References) -> RecordRead:
+def read_dispense(
+    resource: JsonObject, references: References, relevant: Relevance | None = None
+) -> RecordRead:
     """Read one MedicationDispense: a pharmacy fill, dated by hand-over and days' supply."""
     fields = Fields()
     ident = fields.string(resource, "id", "")
@@ -123,7 +140,8 @@ def read_dispense(resource: JsonObject, references: References) -> RecordRead:
     medication, medication_problems = _read_medication(fields, resource, references)
     if medication is None:
         return _no_medication(fields)
-    doses, texts = read_dosages(fields, resource, "dosageInstruction")
+    in_full = _in_full(relevant, medication, medication_problems)
+    doses, texts = read_dosages(fields, resource, "dosageInstruction") if in_full else ((), ())
     # A fill is one event: a partial date takes its last day, so that the supply it starts
     # never looks older than it may be (see the dates module).
     handed_over = fields.end_date(resource, "whenHandedOver", "")
@@ -136,13 +154,15 @@ def read_dispense(resource: JsonObject, references: References) -> RecordRead:
         doses=doses,
         dosage_text=texts,
         started=handed_over or prepared,
-        supply_days=read_days_supply(fields, resource),
+        supply_days=read_days_supply(fields, resource) if in_full else None,
         problems=tuple(fields.problems),
         medication_problems=medication_problems,
     ), []
 
 
-def read_administration(resource: JsonObject, references: References) -> RecordRead:
+def read_administration(
+    resource: JsonObject, references: References, relevant: Relevance | None = None
+) -> RecordRead:
     """Read one MedicationAdministration: a dose given, whose time is a last exposure."""
     fields = Fields()
     ident = fields.string(resource, "id", "")
@@ -158,7 +178,7 @@ def read_administration(resource: JsonObject, references: References) -> RecordR
     given_first, given_last = fields.dates(resource, "effectiveDateTime", "")
     texts: tuple[str, ...] = ()
     dosage = fields.object(resource, "dosage", "")
-    if dosage is not None:
+    if dosage is not None and _in_full(relevant, medication, medication_problems):
         text = fields.string(dosage, "text", "dosage")
         texts = (text,) if text else ()
     return MedicationRecord(
@@ -174,24 +194,36 @@ def read_administration(resource: JsonObject, references: References) -> RecordR
     ), []
 
 
-def medication_readers(references: References) -> dict[str, Reader[MedicationRecord]]:
+def medication_readers(
+    references: References, relevant: Relevance | None = None
+) -> dict[str, Reader[MedicationRecord]]:
     """Return the reader for each medication resource type, resolving through ``references``."""
     return {
-        Source.STATEMENT.value: lambda resource: read_statement(resource, references),
-        Source.REQUEST.value: lambda resource: read_request(resource, references),
-        Source.DISPENSE.value: lambda resource: read_dispense(resource, references),
-        Source.ADMINISTRATION.value: lambda resource: read_administration(resource, references),
+        Source.STATEMENT.value: lambda resource: read_statement(resource, references, relevant),
+        Source.REQUEST.value: lambda resource: read_request(resource, references, relevant),
+        Source.DISPENSE.value: lambda resource: read_dispense(resource, references, relevant),
+        Source.ADMINISTRATION.value: lambda resource: read_administration(
+            resource, references, relevant
+        ),
     }
 
 
 def read_medication_records(
-    resources: Iterable[object], *, medications: Mapping[str, object] | None = None
+    resources: Iterable[object],
+    *,
+    medications: Mapping[str, object] | None = None,
+    relevant: Relevance | None = None,
 ) -> MappingResult[MedicationRecord]:
     """Read the four medication resource types into records, reporting what is not.
 
     ``resources`` may also hold the Medication (and Substance) resources they reference, as a
     search with ``_include`` returns them. ``medications`` adds Medications fetched separately,
     keyed by the reference that names them (``Medication/123`` or a full URL).
+
+    ``relevant``, when given, decides per medication whether a record's doses, dosage texts
+    and supply are read: a record it declines keeps its status, dates and medication (and the
+    problems met reading them) with no doses, dosage or supply. A record whose medication could
+    not be read cleanly is always read in full.
     """
     items = list(resources)
     references = References()
@@ -202,6 +234,6 @@ def read_medication_records(
             references.add(item)
     return map_resources(
         ((f"resources[{index}]", item) for index, item in enumerate(items)),
-        medication_readers(references),
+        medication_readers(references, relevant),
         REFERENCED_TYPES,
     )

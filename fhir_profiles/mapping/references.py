@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeGuard
 
+from clinical.records import Medication
 from fhir_profiles.mapping.fields import JsonObject
 
 # Resource types that are looked up through references rather than mapped themselves.
@@ -25,12 +26,18 @@ def is_referenced_type(resource: object) -> TypeGuard[JsonObject]:
 
 
 class References:
-    """Medications and Substances that references can point at, by every name they go by."""
+    """Medications and Substances that references can point at, by every name they go by.
 
-    __slots__ = ("_by_reference",)
+    One read of many resources shares it; it also keeps the medications already read, by the
+    JSON text they were read from, with the problems each noted: a chart names the same few
+    products (and compounded Medications) hundreds of times, and each is then read once.
+    """
+
+    __slots__ = ("_by_reference", "medications")
 
     def __init__(self) -> None:
         self._by_reference: dict[str, JsonObject] = {}
+        self.medications: dict[bytes, tuple[Medication, tuple[str, ...]]] = {}
 
     def add(self, resource: JsonObject, full_url: object = None) -> None:
         """Make ``resource`` findable by ``Type/id`` and, when given, by its Bundle fullUrl."""

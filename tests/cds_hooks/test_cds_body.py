@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from joserfc.jwk import ECKey
 
 from cds_hooks.errors import InvalidRequest
-from cds_hooks.request import parse_json_body
+from cds_hooks.request import decode_body, parse_json_body
 from tests.cds_hooks.support import (
     PATIENT_ID,
     SIGN,
@@ -102,13 +102,13 @@ def test_a_prefetch_key_sent_twice_is_refused_not_taken_last_wins(
 )
 def test_what_is_not_strict_json_is_a_400(raw: bytes) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        parse_json_body(raw)
+        parse_json_body(decode_body(raw))
     assert caught.value.path == "(body)"
 
 
 def test_strict_json_is_read_as_sent() -> None:
     raw = '{"a": [1, 2.5, "😀", "\\ud83d\\ude00", null, true], "b": {"a": 1}}'.encode()
-    assert parse_json_body(raw) == {
+    assert parse_json_body(decode_body(raw)) == {
         "a": [1, 2.5, "😀", "😀", None, True],
         "b": {"a": 1},
     }

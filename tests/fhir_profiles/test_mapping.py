@@ -996,3 +996,110 @@ def test_any_element_of_a_real_bundle_replaced_by_garbage_never_raises(
         entries = [] if entries is None else ["entry is not an array"]
     counted = [e for e in entries if not isinstance(e, dict) or _unreferenced(e.get("resource"))]
     assert len(result.records) + len(result.problems) == len(counted)
+
+
+def _chart_record(kind: str, text: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": kind,
+        "id": f"{kind}-{text.split()[0]}",
+        "status": "completed",
+        "medicationCodeableConcept": {"text": text},
+        **extra,
+    }
+
+
+def test_a_record_declined_as_irrelevant_keeps_status_dates_and_medication_only() -> None:
+    request = _chart_record(
+        "MedicationRequest",
+        "Lisinopril 10 mg tablet",
+        authoredOn="2026-01-05",
+        dosageInstruction=[{"text": "1 tablet daily", "doseAndRate": [{"doseQuantity": "x"}]}],
+        dispenseRequest={
+            "validityPeriod": {"start": "2026-01-05", "end": "2026-03-05"},
+            "expectedSupplyDuration": {"value": 30, "unit": "days", "code": "d"},
+        },
+    )
+    statement = _chart_record(
+        "MedicationStatement",
+        "Oxycodone 5 mg tablet",
+        effectivePeriod={"start": "2026-02-01", "end": "2026-02-10"},
+        dosage=[{"text": "1 tablet every 6 hours"}],
+    )
+    asked: list[str | None] = []
+
+    def relevant(medication: Any) -> bool:
+        asked.append(medication.concept.text)
+        return "Oxycodone" in (medication.concept.text or "")
+
+    full = read_medication_records([request, statement])
+    lean = read_medication_records([request, statement], relevant=relevant)
+    assert asked == ["Lisinopril 10 mg tablet", "Oxycodone 5 mg tablet"]
+    full_request, full_statement = full.records
+    lean_request, lean_statement = lean.records
+    # The record that matters is read exactly as without the question.
+    assert lean_statement == full_statement
+    assert lean_statement.dosage_text == ("1 tablet every 6 hours",)
+    # The one declined keeps what coverage and recognition read, and loses only dose and supply.
+    assert full_request.supply_days == 30
+    assert full_request.dosage_text == ("1 tablet daily",)
+    assert full_request.problems  # its malformed dose was read, and noted
+    assert (lean_request.status, lean_request.started, lean_request.ended) == (
+        full_request.status,
+        full_request.started,
+        full_request.ended,
+    )
+    assert lean_request.medication == full_request.medication
+    assert (lean_request.doses, lean_request.dosage_text, lean_request.supply_days) == (
+        (),
+        (),
+        None,
+    )
+    assert lean_request.problems == ()
+
+
+def test_a_record_whose_medication_cannot_be_read_is_read_in_full_whatever_relevance_says() -> None:
+    request = _chart_record("MedicationRequest", "unused", dosageInstruction=[{"text": "1 daily"}])
+    request["medicationCodeableConcept"] = {"coding": "not an array", "text": "Mystery pill"}
+    (record,) = read_medication_records([request], relevant=lambda medication: False).records
+    assert record.medication_problems
+    assert record.dosage_text == ("1 daily",)
+
+
+def test_records_naming_the_same_product_each_carry_what_was_wrong_with_it() -> None:
+    coded = {"coding": [5, {"system": RXNORM, "code": "314076"}], "text": "Lisinopril 10 mg"}
+    statements = [
+        _chart_record("MedicationStatement", f"x{i}", medicationCodeableConcept=coded)
+        for i in range(3)
+    ]
+    for index, statement in enumerate(statements):
+        statement["id"] = f"ms-{index}"
+    records = read_medication_records(statements).records
+    assert len(records) == 3
+    assert all(r.medication == records[0].medication for r in records)
+    assert all(r.medication_problems == records[0].medication_problems for r in records)
+    assert records[0].medication_problems  # the coding that is no object, for every record
+
+
+def test_a_compounded_product_whose_ingredients_point_into_each_record_is_read_per_record() -> None:
+    def statement(ident: str, substance: str) -> dict[str, Any]:
+        return {
+            "resourceType": "MedicationStatement",
+            "id": ident,
+            "status": "active",
+            "contained": [
+                {
+                    "resourceType": "Medication",
+                    "id": "med",
+                    "code": {"text": "Compounded cream"},
+                    "ingredient": [{"itemReference": {"reference": "#sub"}}],
+                },
+                {"resourceType": "Substance", "id": "sub", "code": {"text": substance}},
+            ],
+            "medicationReference": {"reference": "#med"},
+        }
+
+    first, second = read_medication_records(
+        [statement("a", "gabapentin"), statement("b", "morphine")]
+    ).records
+    assert [i.item.text for i in first.medication.ingredients] == ["gabapentin"]
+    assert [i.item.text for i in second.medication.ingredients] == ["morphine"]
