@@ -25,9 +25,6 @@ from fhir_client import FhirClient
 from sandbox.fhir_server import FhirServer
 
 _PER_TRANSACTION = 1_000
-# Production FHIR servers answer concurrent searches in parallel; SEKMET does so with a worker per
-# core (one uvicorn worker serialises them, and the fetch would measure the server, not the client).
-FHIR_WORKERS = 2
 _LOAD_TIMEOUT_SECONDS = 300.0
 
 
@@ -101,7 +98,7 @@ def charts_behind_proxy(sizes: Iterable[int], delay: float) -> Iterator[ChartsSe
     """Start SEKMET with one chart per size in ``sizes``, behind a proxy adding ``delay`` s."""
     with (
         tempfile.TemporaryDirectory(prefix="ldn-bench-fhir-") as folder,
-        FhirServer(Path(folder), startup_timeout=STARTUP_SECONDS, workers=FHIR_WORKERS) as server,
+        FhirServer(Path(folder), startup_timeout=STARTUP_SECONDS) as server,
     ):
         patients = {size: f"bench-chart-{size}" for size in sizes}
         for size, patient_id in patients.items():

@@ -50,10 +50,8 @@ class FhirServer:
         *,
         python: str = sys.executable,
         startup_timeout: float = 30.0,
-        workers: int = 1,
     ) -> None:
         self.data_dir = Path(data_dir)
-        self.workers = workers
         self.port = port if port is not None else free_loopback_port()
         self.python = python
         self.startup_timeout = startup_timeout
@@ -86,7 +84,7 @@ class FhirServer:
         command = [
             self.python, "-m", "uvicorn", "sekmet.main:app_factory", "--factory",
             "--host", LOOPBACK, "--port", str(self.port),
-            "--log-level", "warning", "--no-access-log", "--workers", str(self.workers),
+            "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
         # SEKMET reads SEKMET_BASE_URL, SEKMET_PORT, SEKMET_DB... over its settings file: drop them.
         env = {key: value for key, value in os.environ.items() if not key.startswith("SEKMET_")}
