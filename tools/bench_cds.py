@@ -44,6 +44,7 @@ from joserfc.jwk import ECKey
 from cds_hooks import check, routes
 from cds_hooks.state import EXTENSION, CdsState
 from ldn_safety.app import create_app
+from ldn_safety.collector import prepare_for_workers
 from sandbox.cds_client import ClientKey, hook_request
 from sandbox.order_drafts import CHOICES_BY_KEY, draft_order, reference
 
@@ -349,6 +350,7 @@ class CdsBench:
                 "TODAY": lambda: TODAY,
             }
         )
+        prepare_for_workers()  # as ``ldn-safety serve`` leaves the collector for its workers
         self._client = self._app.test_client()
         self._order = draft_order(CHOICES_BY_KEY["ldn-1.5"], PATIENT_ID, USER)
 
