@@ -334,6 +334,19 @@ def _phases_timed(clock: _PhaseClock) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def collector_as_served() -> Iterator[None]:
+    """Run the block under the cycle collector as ``ldn-safety serve`` leaves it for its
+    workers (``ldn_safety.collector``), then put the collector back as it was."""
+    threshold = gc.get_threshold()
+    prepare_for_workers()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
 class CdsBench:
     """The deployable in this process, trusting one fresh ES384 client key."""
 
@@ -350,7 +363,8 @@ class CdsBench:
                 "TODAY": lambda: TODAY,
             }
         )
-        prepare_for_workers()  # as ``ldn-safety serve`` leaves the collector for its workers
+        self._collector = ExitStack()
+        self._collector.enter_context(collector_as_served())
         self._client = self._app.test_client()
         self._order = draft_order(CHOICES_BY_KEY["ldn-1.5"], PATIENT_ID, USER)
 
@@ -365,6 +379,7 @@ class CdsBench:
     ) -> None:
         state: CdsState = self._app.extensions[EXTENSION]
         state.store.close()
+        self._collector.close()
 
     def body(self, prefetch: Mapping[str, Any]) -> bytes:
         """Return the JSON of one order-select call selecting the LDN draft."""
