@@ -11,7 +11,8 @@ Per N it prints the body size, the median and p95 wall time of a call, where the
 spends its time (reading and parsing the body, mapping the records, the rules; the rest is the
 JWT check, request checks, cards and the store) and, for the largest N, the peak Python memory
 of one call (tracemalloc). The phases are timed inside the real call by wrapping the functions
-the route calls, so nothing of the pipeline is copied here. Usage::
+the route calls, so nothing of the pipeline is copied here. The calls run under the cycle
+collector as ``ldn-safety serve`` leaves it for its workers (``ldn_safety.collector``). Usage::
 
     python tools/bench_cds.py [--records 10 100 1000 10000] [--calls N] [--gc-off | --gc-compare]
 
