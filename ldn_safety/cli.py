@@ -19,6 +19,7 @@ from cds_hooks.commands import db_group, feedback_group
 from cds_hooks.state import EXTENSION as CDS_EXTENSION
 from cds_hooks.state import CdsState
 from ldn_safety.app import create_app
+from ldn_safety.collector import prepare_for_workers
 
 # One worker process per core: checking a hook call is CPU work under the GIL, so processes give
 # the parallelism; at least two, so one slow call never holds the only process.
@@ -64,6 +65,7 @@ def run_gunicorn(
         "timeout": 30,
         "post_fork": _after_fork,
     }
+    prepare_for_workers()  # the workers fork from this process, and inherit what it set
     _Gunicorn(app, options).run()
 
 

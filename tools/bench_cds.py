@@ -11,7 +11,8 @@ Per N it prints the body size, the median and p95 wall time of a call, where the
 spends its time (reading and parsing the body, mapping the records, the rules; the rest is the
 JWT check, request checks, cards and the store) and, for the largest N, the peak Python memory
 of one call (tracemalloc). The phases are timed inside the real call by wrapping the functions
-the route calls, so nothing of the pipeline is copied here. Usage::
+the route calls, so nothing of the pipeline is copied here. The calls run under the cycle
+collector as ``ldn-safety serve`` leaves it for its workers (``ldn_safety.collector``). Usage::
 
     python tools/bench_cds.py [--records 10 100 1000 10000] [--calls N] [--gc-off | --gc-compare]
 
@@ -44,6 +45,7 @@ from joserfc.jwk import ECKey
 from cds_hooks import check, routes
 from cds_hooks.state import EXTENSION, CdsState
 from ldn_safety.app import create_app
+from ldn_safety.collector import prepare_for_workers
 from sandbox.cds_client import ClientKey, hook_request
 from sandbox.order_drafts import CHOICES_BY_KEY, draft_order, reference
 
@@ -333,6 +335,19 @@ def _phases_timed(clock: _PhaseClock) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def collector_as_served() -> Iterator[None]:
+    """Run the block under the cycle collector as ``ldn-safety serve`` leaves it for its
+    workers (``ldn_safety.collector``), then put the collector back as it was."""
+    threshold = gc.get_threshold()
+    prepare_for_workers()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
 class CdsBench:
     """The deployable in this process, trusting one fresh ES384 client key."""
 
@@ -349,6 +364,8 @@ class CdsBench:
                 "TODAY": lambda: TODAY,
             }
         )
+        self._collector = ExitStack()
+        self._collector.enter_context(collector_as_served())
         self._client = self._app.test_client()
         self._order = draft_order(CHOICES_BY_KEY["ldn-1.5"], PATIENT_ID, USER)
 
@@ -363,6 +380,7 @@ class CdsBench:
     ) -> None:
         state: CdsState = self._app.extensions[EXTENSION]
         state.store.close()
+        self._collector.close()
 
     def body(self, prefetch: Mapping[str, Any]) -> bytes:
         """Return the JSON of one order-select call selecting the LDN draft."""
