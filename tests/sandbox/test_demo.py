@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import signal
 import socket
 import subprocess
@@ -81,11 +82,27 @@ def test_the_cli_offers_the_demo_command() -> None:
     assert "--today" in result.output
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port_base() -> int:
-    """Return a port with the next two free as well (the CLI takes a base)."""
-    for _ in range(50):
-        base = DemoPorts.free().fhir
-        if base + 2 < 65536 and all(refuses_connections(base + n) for n in range(3)):
+    """Return a port with the next two free as well (the CLI takes a base).
+
+    The base is taken below the kernel's ephemeral range: ports in that range are handed to the
+    suite's own outgoing connections at any moment, so three free ones there may not stay free
+    while the demo starts (seen in CI as "Port ... is not free").
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    chooser = random.Random()  # a port number, not a secret
+    for _ in range(200):
+        base = chooser.randrange(20_000, max(20_001, low - 3))
+        if all(_bindable(base + n) for n in range(3)):
             return base
     raise AssertionError("no three free ports in a row")
 
@@ -122,6 +139,8 @@ def test_a_demo_started_in_the_background_prints_the_fhir_server_and_stops_on_si
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
     assert process.returncode == 0
     assert "Demo stopped." in rest
     assert all(refuses_connections(base + n) for n in range(3))
