@@ -83,13 +83,14 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(content)))
-        # Taken before the answer leaves: a request the client sends after reading it arrives
-        # later than this, however the threads are scheduled.
+        # Taken and recorded before the answer leaves: a request the client sends after reading
+        # it arrives later than this, and a caller that reads the record once its answer came
+        # finds it there, however the threads are scheduled.
         answered = time.monotonic()
+        self.server.record(Served(self.command, self.path, arrived, answered))
         self.end_headers()
         self.wfile.write(content)
         self.wfile.flush()
-        self.server.record(Served(self.command, self.path, arrived, answered))
 
     def _forward(self, body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:
         host, port = self.server.upstream_address
