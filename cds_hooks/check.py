@@ -47,20 +47,19 @@ def draft_medications(hook: HookRequest) -> tuple[tuple[MedicationRecord, ...], 
 def read_chart(
     resources: Iterable[object], knowledge: OpioidKnowledge
 ) -> MappingResult[MedicationRecord]:
-    """Map a chart's medication resources for the decision: every record's status, dates and
-    medication; doses, dosage and supply only where they bear on it (``clinical.relevance``).
+    """Map a chart's medication resources for the decision: in ``records`` every record whose
+    medication bears on it (``clinical.relevance``), read whole; in ``glanced`` the status and
+    dates of every other, which is all the decision reads of them (the sources' coverage).
     """
     return read_medication_records(
         resources, relevant=lambda medication: bears_on_decision(medication, knowledge)
     )
 
 
-def _chart(
-    resolved: ResolvedData, knowledge: OpioidKnowledge
-) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
-    resources = [r for key in MEDICATION_KEYS for r in resolved.sources[key].resources]
-    result = read_chart(resources, knowledge)
-    return result.records, tuple(str(problem) for problem in result.problems)
+def _chart(resolved: ResolvedData, knowledge: OpioidKnowledge) -> MappingResult[MedicationRecord]:
+    return read_chart(
+        (r for key in MEDICATION_KEYS for r in resolved.sources[key].resources), knowledge
+    )
 
 
 def _links(
@@ -100,7 +99,8 @@ def run_check(
     if not orders:
         return []
     resolved = resolve_data(hook, service, settings)
-    records, chart_problems = _chart(resolved, opioids)
+    chart = _chart(resolved, opioids)
+    records = chart.records
     # Only the medication sources bear on the opioid decision; a Condition failure is shown
     # on the card but cannot make the decision uncertain.
     failures = tuple(
@@ -108,7 +108,7 @@ def run_check(
         for key in MEDICATION_KEYS
         if (s := resolved.sources[key]).failure
     )
-    unchecked = (*failures, *chart_problems, *draft_problems)
+    unchecked = (*failures, *(str(problem) for problem in chart.problems), *draft_problems)
     ordered = {order.reference for order in orders}
     others = [record for record in drafts if record.reference not in ordered]
     assessments = [
@@ -120,6 +120,7 @@ def run_check(
             unchecked=unchecked,
             drafts=others,
             windows=known.windows,
+            glanced=chart.glanced,
         )
         for order in orders
     ]

@@ -36,7 +36,7 @@ from clinical.exposure import (
 )
 from clinical.naltrexone import NaltrexoneOrder
 from clinical.opioids import OpioidKnowledge
-from clinical.records import MedicationRecord
+from clinical.records import MedicationRecord, RecordGlance
 from clinical.windows import OpenWindows
 
 
@@ -86,15 +86,19 @@ def assess_naltrexone_order(
     unchecked: tuple[str, ...] = (),
     drafts: Iterable[MedicationRecord] = (),
     windows: OpenWindows | None = None,
+    glanced: Iterable[RecordGlance] = (),
 ) -> Assessment:
     """Decide whether naltrexone can start, given the chart's and this session's medications.
 
     ``order`` may be None (the app's review without an order). ``unchecked`` names data sources
     the caller could not read ("MedicationRequest: FHIR server error"); ``drafts`` are the
     orders drafted in this session, which count as active; ``windows`` is the site's policy for
-    open windows (the packaged one by default).
+    open windows (the packaged one by default); ``glanced`` are the chart's records read only
+    for the coverage (``clinical.records.RecordGlance``).
     """
-    review = assess_exposures(records, knowledge, today, drafts=drafts, windows=windows)
+    review = assess_exposures(
+        records, knowledge, today, drafts=drafts, windows=windows, glanced=glanced
+    )
     return decide(order, review, today, unchecked=unchecked)
 
 

@@ -45,7 +45,7 @@ from clinical.opioids import (
     recognise_medication,
     rxnorm_codes,
 )
-from clinical.records import MedicationRecord, Source
+from clinical.records import MedicationRecord, RecordGlance, Source
 from clinical.windows import OpenWindows
 
 ACTIVE_STATUSES = frozenset(
@@ -131,17 +131,25 @@ def assess_exposures(
     *,
     drafts: Iterable[MedicationRecord] = (),
     windows: OpenWindows | None = None,
+    glanced: Iterable[RecordGlance] = (),
 ) -> ExposureReview:
     """Find every opioid exposure in ``records`` and in this session's ``drafts``.
 
     ``windows`` closes the open windows (the packaged policy unless a site set its own).
+    ``glanced`` are the chart's records whose medication cannot bear on the decision, read
+    only for the coverage (``clinical.relevance``).
     """
     windows = windows or OpenWindows.load(knowledge)
     exposures: list[OpioidExposure] = []
     unchecked: list[UncheckedRecord] = []
-    read: dict[str, list[MedicationRecord]] = {str(s): [] for s in Source}
+    read: dict[str, list[MedicationRecord | RecordGlance]] = {str(s): [] for s in Source}
     read[DRAFTS] = []
     ignored = 0
+    for glance in glanced:
+        if (glance.status or "").lower() in IGNORED_STATUSES:
+            ignored += 1
+        else:
+            read[glance.source].append(glance)
     tagged = [(r, False) for r in records] + [(r, True) for r in drafts]
     for record, draft in tagged:
         if (record.status or "").lower() in IGNORED_STATUSES:
@@ -381,7 +389,7 @@ _END_WORDS = {
 }
 
 
-def _coverage(source: str, records: list[MedicationRecord]) -> SourceCoverage:
+def _coverage(source: str, records: list[MedicationRecord | RecordGlance]) -> SourceCoverage:
     dates = [
         day
         for record in records

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import NamedTuple
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
@@ -134,6 +135,23 @@ class MedicationRecord:
     def reference(self) -> str:
         """``ResourceType/id`` of the source resource, or the type alone when it has no id."""
         return f"{self.source}/{self.id}" if self.id else str(self.source)
+
+
+class RecordGlance(NamedTuple):
+    """What is read of a record whose medication cannot bear on a decision: its source, status
+    and dates, for the sources' coverage and the statuses set aside.
+
+    Such a record is neither an opioid, nor possibly one, nor an antagonist, and names what it
+    is (``clinical.relevance``): the rules would visit it only to count it, so the mapping
+    glances at it (``relevant=`` of ``fhir_profiles.mapping.read_medication_records``) instead
+    of reading it whole. A tuple: a long chart holds thousands.
+    """
+
+    source: Source
+    status: str | None
+    started: date | None
+    ended: date | None
+    asserted: date | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from fhir_profiles.syntax import is_resource_type
 
@@ -89,35 +89,39 @@ def check_all_read(total: int | None, matches: int) -> None:
         raise MalformedSearchset(f"the server counted {total} matching records but sent {matches}")
 
 
+def _is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
+    # Parsed JSON objects are dicts: the exact type check first, the ABC's only for the rest.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _entry_resource(
     entry: object, index: int, resource_type: str, included: frozenset[str]
 ) -> tuple[Mapping[str, Any], str | None]:
-    where = f"entry[{index}]"
-    if not isinstance(entry, Mapping):
-        raise MalformedSearchset(f"{where} is not an object")
+    if not _is_object(entry):
+        raise MalformedSearchset(f"entry[{index}] is not an object")
     mode = _mode(entry)
     resource = entry.get("resource")
-    if not isinstance(resource, Mapping) or not isinstance(resource.get("resourceType"), str):
-        raise MalformedSearchset(f"{where} holds no resource")
+    if not _is_object(resource) or not isinstance(resource.get("resourceType"), str):
+        raise MalformedSearchset(f"entry[{index}] holds no resource")
     kind = resource["resourceType"]
     if kind == resource_type or kind in included:
         return resource, mode
     if kind == _OUTCOME and mode == "outcome":
-        _check_outcome(resource, where)
+        _check_outcome(resource, f"entry[{index}]")
         return resource, mode
-    raise MalformedSearchset(f"{where} holds {_a(kind)}, not a {resource_type}")
+    raise MalformedSearchset(f"entry[{index}] holds {_a(kind)}, not a {resource_type}")
 
 
 def _mode(entry: Mapping[str, Any]) -> str | None:
     search = entry.get("search")
     if search is None:
         return None
-    if not isinstance(search, Mapping):
+    if not _is_object(search):
         raise MalformedSearchset("an entry's search is not an object")
     mode = search.get("mode")
     if mode is not None and (not isinstance(mode, str) or mode not in _SEARCH_MODES):
         raise MalformedSearchset("an entry's search mode is not match, include or outcome")
-    return str(mode) if mode is not None else None
+    return mode
 
 
 def _check_outcome(outcome: Mapping[str, Any], where: str) -> None:

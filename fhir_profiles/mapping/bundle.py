@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from clinical.records import ConditionRecord, MedicationRecord
 from fhir_profiles.mapping.conditions import CONDITION_READERS
 from fhir_profiles.mapping.fields import describe
-from fhir_profiles.mapping.medication_records import medication_readers
+from fhir_profiles.mapping.medication_records import medication_readers, sort_reads
 from fhir_profiles.mapping.outcome import is_operation_outcome, summarise_operation_outcome
 from fhir_profiles.mapping.references import REFERENCED_TYPES, References, is_referenced_type
 from fhir_profiles.mapping.resources import map_resources
@@ -62,8 +62,9 @@ def read_bundle(
     if medications:
         references.add_all(medications)
     items, problems = _unpack(bundle, references)
-    mapped = map_resources(items, medication_readers(references), REFERENCED_TYPES)
-    return MappingResult(records=mapped.records, problems=(*problems, *mapped.problems))
+    return sort_reads(
+        map_resources(items, medication_readers(references), REFERENCED_TYPES), tuple(problems)
+    )
 
 
 def read_condition_bundle(bundle: object) -> MappingResult[ConditionRecord]:

@@ -22,6 +22,7 @@ def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+_NO_DATES: tuple[date | None, date | None] = (None, None)
 # Beyond 64 bits a JSON integer is not a clinical amount, and float() of it could overflow.
 _LARGEST_INT = 2**63
 
@@ -111,13 +112,16 @@ class Fields:
 
     def dates(self, parent: JsonObject, key: str, path: str) -> tuple[date | None, date | None]:
         """Return the first and last day a (possibly partial) FHIR date element can mean."""
-        text = self.string(parent, key, path)
+        text = parent.get(key)
         if text is None:
-            return None, None
+            return _NO_DATES
+        if not isinstance(text, str):
+            self.problems.append(f"{join(path, key)} is not a string")
+            return _NO_DATES
         days = date_range(text)
         if days is None:
             self.problems.append(f"{join(path, key)} is not a valid FHIR date")
-            return None, None
+            return _NO_DATES
         return days
 
     def start_date(self, parent: JsonObject, key: str, path: str) -> date | None:

@@ -71,9 +71,19 @@ def _remembered(
         noted = len(fields.problems)
         medication = read()
         known = references.medications[key] = medication, tuple(fields.problems[noted:])
+        if names_itself(medication):
+            references.named.add(id(medication))
     else:
         fields.problems.extend(known[1])
     return known[0]
+
+
+def names_itself(medication: Medication) -> bool:
+    """Tell whether ``medication`` carries a code, display or text saying what it is."""
+    return any(
+        concept.text or any(coding.code or coding.display for coding in concept.codings)
+        for concept in medication.concepts()
+    )
 
 
 def _resolve(

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from clinical.records import Medication, MedicationRecord, Source
+from clinical.records import Medication, MedicationRecord, RecordGlance, Source
 from fhir_profiles.mapping.dosage import read_dosages
 from fhir_profiles.mapping.fields import Fields, JsonObject
-from fhir_profiles.mapping.medication import read_medication
+from fhir_profiles.mapping.medication import names_itself, read_medication
 from fhir_profiles.mapping.references import REFERENCED_TYPES, References, is_referenced_type
 from fhir_profiles.mapping.resources import Reader, map_resources
-from fhir_profiles.mapping.result import MappingResult
+from fhir_profiles.mapping.result import MappingResult, Problem
 from fhir_profiles.mapping.supply import read_days_supply, read_supply_days
 
-RecordRead = tuple[MedicationRecord | None, list[str]]
+Read = MedicationRecord | RecordGlance
+RecordRead = tuple[Read | None, list[str]]
 MedicationRead = tuple[Medication | None, tuple[str, ...]]
-# Says whether a record of this medication needs its doses, dosage and supply read.
+# Says whether a record of this medication is read whole (else only glanced at).
 Relevance = Callable[[Medication], bool]
 
 
@@ -34,17 +35,15 @@ def _read_medication(
     """Read medication[x] and the problems met on the way (what the medication is)."""
     noted = len(fields.problems)
     medication = read_medication(fields, resource, references)
-    if medication is not None and len(fields.problems) == noted and not _names(medication):
+    if (
+        medication is not None
+        and len(fields.problems) == noted
+        and id(medication) not in references.named
+        and not names_itself(medication)
+    ):
         # An empty concept would otherwise pass the rules as a medication that matched nothing.
         fields.note("medication[x] has no code, display or text")
     return medication, tuple(fields.problems[noted:])
-
-
-def _names(medication: Medication) -> bool:
-    return any(
-        concept.text or any(coding.code or coding.display for coding in concept.codings)
-        for concept in medication.concepts()
-    )
 
 
 def _no_medication(fields: Fields) -> RecordRead:
@@ -58,16 +57,10 @@ def read_statement(
 ) -> RecordRead:
     """Read one MedicationStatement (R4, R4B or R5 shape)."""
     fields = Fields()
-    ident = fields.string(resource, "id", "")
     status = fields.string(resource, "status", "")
     medication, medication_problems = _read_medication(fields, resource, references)
     if medication is None:
         return _no_medication(fields)
-    doses, texts = (
-        read_dosages(fields, resource, "dosage")
-        if _in_full(relevant, medication, medication_problems)
-        else ((), ())
-    )
     started = ended = None
     period = fields.object(resource, "effectivePeriod", "")
     if period is not None:
@@ -76,6 +69,10 @@ def read_statement(
     if started is None:
         started = fields.start_date(resource, "effectiveDateTime", "")
     asserted = fields.end_date(resource, "dateAsserted", "")
+    if not _in_full(relevant, medication, medication_problems):
+        return RecordGlance(Source.STATEMENT, status, started, ended, asserted), []
+    ident = fields.string(resource, "id", "")
+    doses, texts = read_dosages(fields, resource, "dosage")
     return MedicationRecord(
         source=Source.STATEMENT,
         id=ident,
@@ -96,16 +93,12 @@ def read_request(
 ) -> RecordRead:
     """Read one MedicationRequest (R4, R4B or R5 shape)."""
     fields = Fields()
-    ident = fields.string(resource, "id", "")
     status = fields.string(resource, "status", "")
     medication, medication_problems = _read_medication(fields, resource, references)
     if medication is None:
         return _no_medication(fields)
-    in_full = _in_full(relevant, medication, medication_problems)
-    doses, texts = read_dosages(fields, resource, "dosageInstruction") if in_full else ((), ())
     authored_first, authored_last = fields.dates(resource, "authoredOn", "")
     started = ended = None
-    supply_days = None
     dispense = fields.object(resource, "dispenseRequest", "")
     if dispense is not None:
         validity = fields.object(dispense, "validityPeriod", "dispenseRequest")
@@ -113,7 +106,12 @@ def read_request(
             path = "dispenseRequest.validityPeriod"
             started = fields.start_date(validity, "start", path)
             ended = fields.end_date(validity, "end", path)
-        supply_days = read_supply_days(fields, dispense) if in_full else None
+    started = started or authored_first
+    if not _in_full(relevant, medication, medication_problems):
+        return RecordGlance(Source.REQUEST, status, started, ended, authored_last), []
+    ident = fields.string(resource, "id", "")
+    doses, texts = read_dosages(fields, resource, "dosageInstruction")
+    supply_days = None if dispense is None else read_supply_days(fields, dispense)
     return MedicationRecord(
         source=Source.REQUEST,
         id=ident,
@@ -121,7 +119,7 @@ def read_request(
         medication=medication,
         doses=doses,
         dosage_text=texts,
-        started=started or authored_first,
+        started=started,
         ended=ended,
         asserted=authored_last,
         supply_days=supply_days,
@@ -135,17 +133,18 @@ def read_dispense(
 ) -> RecordRead:
     """Read one MedicationDispense: a pharmacy fill, dated by hand-over and days' supply."""
     fields = Fields()
-    ident = fields.string(resource, "id", "")
     status = fields.string(resource, "status", "")
     medication, medication_problems = _read_medication(fields, resource, references)
     if medication is None:
         return _no_medication(fields)
-    in_full = _in_full(relevant, medication, medication_problems)
-    doses, texts = read_dosages(fields, resource, "dosageInstruction") if in_full else ((), ())
     # A fill is one event: a partial date takes its last day, so that the supply it starts
     # never looks older than it may be (see the dates module).
     handed_over = fields.end_date(resource, "whenHandedOver", "")
     prepared = fields.end_date(resource, "whenPrepared", "")
+    if not _in_full(relevant, medication, medication_problems):
+        return RecordGlance(Source.DISPENSE, status, handed_over or prepared, None, None), []
+    ident = fields.string(resource, "id", "")
+    doses, texts = read_dosages(fields, resource, "dosageInstruction")
     return MedicationRecord(
         source=Source.DISPENSE,
         id=ident,
@@ -154,7 +153,7 @@ def read_dispense(
         doses=doses,
         dosage_text=texts,
         started=handed_over or prepared,
-        supply_days=read_days_supply(fields, resource) if in_full else None,
+        supply_days=read_days_supply(fields, resource),
         problems=tuple(fields.problems),
         medication_problems=medication_problems,
     ), []
@@ -165,7 +164,6 @@ def read_administration(
 ) -> RecordRead:
     """Read one MedicationAdministration: a dose given, whose time is a last exposure."""
     fields = Fields()
-    ident = fields.string(resource, "id", "")
     status = fields.string(resource, "status", "")
     medication, medication_problems = _read_medication(fields, resource, references)
     if medication is None:
@@ -176,9 +174,13 @@ def read_administration(
         started = fields.start_date(period, "start", "effectivePeriod")
         ended = fields.end_date(period, "end", "effectivePeriod")
     given_first, given_last = fields.dates(resource, "effectiveDateTime", "")
+    started, ended = started or given_first, ended or given_last
+    if not _in_full(relevant, medication, medication_problems):
+        return RecordGlance(Source.ADMINISTRATION, status, started, ended, None), []
+    ident = fields.string(resource, "id", "")
     texts: tuple[str, ...] = ()
     dosage = fields.object(resource, "dosage", "")
-    if dosage is not None and _in_full(relevant, medication, medication_problems):
+    if dosage is not None:
         text = fields.string(dosage, "text", "dosage")
         texts = (text,) if text else ()
     return MedicationRecord(
@@ -187,8 +189,8 @@ def read_administration(
         status=status,
         medication=medication,
         dosage_text=texts,
-        started=started or given_first,
-        ended=ended or given_last,
+        started=started,
+        ended=ended,
         problems=tuple(fields.problems),
         medication_problems=medication_problems,
     ), []
@@ -196,7 +198,7 @@ def read_administration(
 
 def medication_readers(
     references: References, relevant: Relevance | None = None
-) -> dict[str, Reader[MedicationRecord]]:
+) -> dict[str, Reader[Read]]:
     """Return the reader for each medication resource type, resolving through ``references``."""
     return {
         Source.STATEMENT.value: lambda resource: read_statement(resource, references, relevant),
@@ -220,10 +222,10 @@ def read_medication_records(
     search with ``_include`` returns them. ``medications`` adds Medications fetched separately,
     keyed by the reference that names them (``Medication/123`` or a full URL).
 
-    ``relevant``, when given, decides per medication whether a record's doses, dosage texts
-    and supply are read: a record it declines keeps its status, dates and medication (and the
-    problems met reading them) with no doses, dosage or supply. A record whose medication could
-    not be read cleanly is always read in full.
+    ``relevant``, when given, decides per medication whether a record is read whole: a record
+    it declines is only glanced at (``RecordGlance``: source, status and dates, in
+    ``glanced``), its medication, doses, dosage and supply left out. A record whose medication
+    could not be read cleanly is always read whole.
     """
     items = list(resources)
     references = References()
@@ -232,8 +234,25 @@ def read_medication_records(
     for item in items:
         if is_referenced_type(item):
             references.add(item)
-    return map_resources(
-        ((f"resources[{index}]", item) for index, item in enumerate(items)),
-        medication_readers(references, relevant),
-        REFERENCED_TYPES,
+    return sort_reads(
+        map_resources(
+            ((f"resources[{index}]", item) for index, item in enumerate(items)),
+            medication_readers(references, relevant),
+            REFERENCED_TYPES,
+        )
     )
+
+
+def sort_reads(
+    mapped: MappingResult[Read], problems: tuple[Problem, ...] = ()
+) -> MappingResult[MedicationRecord]:
+    """Put the records read whole in ``records`` and the glances in ``glanced``, ``problems``
+    first among the problems."""
+    records: list[MedicationRecord] = []
+    glanced: list[RecordGlance] = []
+    for read in mapped.records:
+        if isinstance(read, RecordGlance):
+            glanced.append(read)
+        else:
+            records.append(read)
+    return MappingResult(tuple(records), (*problems, *mapped.problems), tuple(glanced))

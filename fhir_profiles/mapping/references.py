@@ -33,11 +33,14 @@ class References:
     products (and compounded Medications) hundreds of times, and each is then read once.
     """
 
-    __slots__ = ("_by_reference", "medications")
+    __slots__ = ("_by_reference", "medications", "named")
 
     def __init__(self) -> None:
         self._by_reference: dict[str, JsonObject] = {}
         self.medications: dict[bytes, tuple[Medication, tuple[str, ...]]] = {}
+        # The ids of kept medications seen to name what they are (a code, display or text):
+        # each is alive as long as ``medications``, so no other object can bear its id.
+        self.named: set[int] = set()
 
     def add(self, resource: JsonObject, full_url: object = None) -> None:
         """Make ``resource`` findable by ``Type/id`` and, when given, by its Bundle fullUrl."""

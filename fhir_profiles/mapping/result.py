@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from clinical.records import RecordGlance
+
 T = TypeVar("T")
 
 
@@ -27,12 +29,14 @@ class Problem:
 class MappingResult(Generic[T]):
     """The records read from the input, plus every problem not already carried on a record.
 
-    Each input resource ends up in exactly one place: a record, a problem, or (for Medication,
-    Substance and purely informational OperationOutcome resources) the material used to resolve
-    references. A ``MedicationRecord`` that was read only in part carries its own ``problems``;
-    Condition and Patient records have no such field, so their partial problems are listed here
-    next to the record.
+    Each input resource ends up in exactly one place: a record, a glance (a medication record
+    its caller's relevance test declined: ``read_medication_records``), a problem, or (for
+    Medication, Substance and purely informational OperationOutcome resources) the material used
+    to resolve references. A ``MedicationRecord`` that was read only in part carries its own
+    ``problems``; Condition and Patient records have no such field, so their partial problems
+    are listed here next to the record.
     """
 
     records: tuple[T, ...] = ()
     problems: tuple[Problem, ...] = ()
+    glanced: tuple[RecordGlance, ...] = ()

@@ -352,3 +352,7 @@ def test_cards_still_reach_the_clinician_when_the_store_fails(
     response = _post(client, sign, HOOK_PATH, hook_body(prefetch=prefetch))
     assert response.status_code == 200
     assert response.get_json()["cards"][0]["indicator"] == "info"
+    # The write behind the answer failed, and says so (before the test's log capture closes).
+    state = app.extensions["cds_hooks"]
+    assert state.store.behind.flush(5)
+    assert "card store" in state.outages.failing()

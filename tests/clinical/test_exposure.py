@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from clinical.exposure import DRAFTS, ExposureState, OpioidExposure, assess_exposures
 from clinical.opioids import DurationClass, OpioidKnowledge
-from clinical.records import Medication, MedicationRecord, Source
+from clinical.records import Medication, MedicationRecord, RecordGlance, Source
 from clinical.windows import OpenWindows
 from tests.clinical.medication_builders import coded, named, record
 
@@ -256,6 +256,27 @@ def test_coverage_counts_each_source_and_its_date_span() -> None:
         date(2025, 9, 1),
     )
     assert coverage["MedicationRequest"].records == 1
+
+
+def test_records_glanced_at_count_in_the_coverage_as_if_read_whole() -> None:
+    whole = [
+        record(named("lisinopril"), started=date(2024, 1, 2)),
+        record(named("metformin"), started=date(2025, 3, 1), ended=date(2025, 9, 1), id="2"),
+        record(named("atorvastatin"), status="entered-in-error", started=date(2019, 1, 1), id="3"),
+        record(named("amlodipine"), source=Source.REQUEST, started=date(2026, 1, 1), id="4"),
+    ]
+    glanced = [RecordGlance(r.source, r.status, r.started, r.ended, r.asserted) for r in whole]
+    oxycodone = record(OXYCODONE, status="active", started=date(2026, 6, 1), id="5")
+    read_whole = assess_exposures([*whole, oxycodone], KNOWLEDGE, TODAY)
+    glanced_at = assess_exposures([oxycodone], KNOWLEDGE, TODAY, glanced=glanced)
+    assert glanced_at == read_whole
+    assert glanced_at.ignored == 1  # the entered-in-error record is set aside, not counted
+    statements = {c.source: c for c in glanced_at.coverage}["MedicationStatement"]
+    assert (statements.records, statements.earliest, statements.latest) == (
+        3,
+        date(2024, 1, 2),
+        date(2026, 6, 1),
+    )
 
 
 @given(

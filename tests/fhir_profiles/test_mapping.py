@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinical.records import RXNORM, MedicationRecord, Quantity, Source
+from clinical.records import RXNORM, MedicationRecord, Quantity, RecordGlance, Source
 from fhir_profiles.mapping import (
     MappingResult,
     PatientBanner,
@@ -1008,7 +1008,7 @@ def _chart_record(kind: str, text: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def test_a_record_declined_as_irrelevant_keeps_status_dates_and_medication_only() -> None:
+def test_a_record_declined_as_irrelevant_is_glanced_at_for_its_source_status_and_dates() -> None:
     request = _chart_record(
         "MedicationRequest",
         "Lisinopril 10 mg tablet",
@@ -1025,36 +1025,44 @@ def test_a_record_declined_as_irrelevant_keeps_status_dates_and_medication_only(
         effectivePeriod={"start": "2026-02-01", "end": "2026-02-10"},
         dosage=[{"text": "1 tablet every 6 hours"}],
     )
+    dispense = _chart_record(
+        "MedicationDispense", "Amlodipine 5 mg tablet", whenHandedOver="2026-02"
+    )
+    administered = _chart_record(
+        "MedicationAdministration", "Cefazolin 1 g", effectiveDateTime="2026-03-01T22:30:00-05:00"
+    )
     asked: list[str | None] = []
 
     def relevant(medication: Any) -> bool:
         asked.append(medication.concept.text)
         return "Oxycodone" in (medication.concept.text or "")
 
-    full = read_medication_records([request, statement])
-    lean = read_medication_records([request, statement], relevant=relevant)
-    assert asked == ["Lisinopril 10 mg tablet", "Oxycodone 5 mg tablet"]
-    full_request, full_statement = full.records
-    lean_request, lean_statement = lean.records
+    chart = [request, statement, dispense, administered]
+    full = read_medication_records(chart)
+    lean = read_medication_records(chart, relevant=relevant)
+    assert asked == [
+        "Lisinopril 10 mg tablet",
+        "Oxycodone 5 mg tablet",
+        "Amlodipine 5 mg tablet",
+        "Cefazolin 1 g",
+    ]
+    assert full.glanced == ()
+    full_request, full_statement, full_dispense, full_administered = full.records
     # The record that matters is read exactly as without the question.
-    assert lean_statement == full_statement
-    assert lean_statement.dosage_text == ("1 tablet every 6 hours",)
-    # The one declined keeps what coverage and recognition read, and loses only dose and supply.
+    assert lean.records == (full_statement,)
+    assert full_statement.dosage_text == ("1 tablet every 6 hours",)
+    # The others give the source, status and dates the whole read gives, and nothing else.
     assert full_request.supply_days == 30
-    assert full_request.dosage_text == ("1 tablet daily",)
     assert full_request.problems  # its malformed dose was read, and noted
-    assert (lean_request.status, lean_request.started, lean_request.ended) == (
-        full_request.status,
-        full_request.started,
-        full_request.ended,
+    assert lean.glanced == tuple(
+        RecordGlance(r.source, r.status, r.started, r.ended, r.asserted)
+        for r in (full_request, full_dispense, full_administered)
     )
-    assert lean_request.medication == full_request.medication
-    assert (lean_request.doses, lean_request.dosage_text, lean_request.supply_days) == (
-        (),
-        (),
-        None,
+    assert lean.glanced[0] == RecordGlance(
+        Source.REQUEST, "completed", date(2026, 1, 5), date(2026, 3, 5), date(2026, 1, 5)
     )
-    assert lean_request.problems == ()
+    assert lean.glanced[1].started == date(2026, 2, 28)  # a fill's partial date: its last day
+    assert lean.problems == full.problems == ()
 
 
 def test_a_record_whose_medication_cannot_be_read_is_read_in_full_whatever_relevance_says() -> None:
