@@ -2,9 +2,10 @@
 
 Full model validation is what a FHIR library offers first; the product maps the JSON it needs
 instead (fhir_profiles.mapping) and keeps models for what it writes. This measures why, at one
-chart size, side by side in the same process: the models against the check's own mapping
-(``cds_hooks.check.read_chart``: every record's status, dates and medication, the rest only
-where it bears on the decision) and against the full mapping the SMART app's review uses.
+chart size, side by side in the same process: the models against the mapping for the decision
+(``fhir_profiles.mapping.read_for_decision``, what the check and the app's review use: records
+that bear on the decision read whole, the others glanced at for their status and dates) and
+against the whole mapping of every record (``read_medication_records``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ import orjson
 from fhir.resources.R4B.bundle import Bundle
 
 from benchmarks.charts import chart_prefetch
-from cds_hooks.check import read_chart
 from clinical.knowledge import load_knowledge
-from fhir_profiles.mapping import read_medication_records
+from fhir_profiles.mapping import read_for_decision, read_medication_records
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def run(records: int = 1_000, runs: int = 3) -> NaiveRow:
         return [e["resource"] for t in texts for e in orjson.loads(t)["entry"]]
 
     def check_mapping() -> None:
-        read_chart(resources(), opioids.for_one_call())
+        read_for_decision(resources(), opioids.for_one_call())
 
     def full_mapping() -> None:
         read_medication_records(resources())

@@ -6,7 +6,6 @@ not wait on, or fail for, the patient's medication history).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 
 from cds_hooks.cards import CardLinks, CheckedData, IssuedCard, render_cards
@@ -21,12 +20,11 @@ from clinical.conditions import match_conditions
 from clinical.naltrexone import recognise_naltrexone
 from clinical.opioids import OpioidKnowledge
 from clinical.records import MedicationRecord
-from clinical.relevance import bears_on_decision
 from fhir_profiles.mapping import (
     MappingResult,
     read_bundle,
     read_conditions,
-    read_medication_records,
+    read_for_decision,
 )
 
 # Draft entries that can carry a medication: requests, and what their references resolve to.
@@ -44,20 +42,8 @@ def draft_medications(hook: HookRequest) -> tuple[tuple[MedicationRecord, ...], 
     return result.records, tuple(f"draft order {problem}" for problem in result.problems)
 
 
-def read_chart(
-    resources: Iterable[object], knowledge: OpioidKnowledge
-) -> MappingResult[MedicationRecord]:
-    """Map a chart's medication resources for the decision: in ``records`` every record whose
-    medication bears on it (``clinical.relevance``), read whole; in ``glanced`` the status and
-    dates of every other, which is all the decision reads of them (the sources' coverage).
-    """
-    return read_medication_records(
-        resources, relevant=lambda medication: bears_on_decision(medication, knowledge)
-    )
-
-
 def _chart(resolved: ResolvedData, knowledge: OpioidKnowledge) -> MappingResult[MedicationRecord]:
-    return read_chart(
+    return read_for_decision(
         (r for key in MEDICATION_KEYS for r in resolved.sources[key].resources), knowledge
     )
 

@@ -158,6 +158,7 @@ class AntagonistKnowledge:
 _LASTING_TEXT_LIMIT = 256
 _LASTING_PARTS_LIMIT = 8
 Answer = TypeVar("Answer")
+_NOT_KEPT = object()
 
 
 class Lasting:
@@ -177,19 +178,18 @@ class Lasting:
         knowledge: OpioidKnowledge,
     ) -> Answer:
         """Return ``work(medication, knowledge)``, kept by ``key`` when the medication is small."""
-        medication = key[1]
-        if not _small(medication):
-            return work(medication, knowledge)
         with self._lock:
-            if key in self._answers:
+            kept = self._answers.get(key, _NOT_KEPT)
+            if kept is not _NOT_KEPT:
                 self._answers.move_to_end(key)
-                kept: Answer = self._answers[key]  # type: ignore[assignment]
-                return kept
+                return kept  # type: ignore[return-value]  # what work() returned for this key
+        medication = key[1]
         found = work(medication, knowledge)
-        with self._lock:
-            self._answers[key] = found
-            if len(self._answers) > self._size:
-                self._answers.popitem(last=False)
+        if _small(medication):  # only small ones are kept: no input can fill the memory
+            with self._lock:
+                self._answers[key] = found
+                if len(self._answers) > self._size:
+                    self._answers.popitem(last=False)
         return found
 
 

@@ -86,6 +86,15 @@ class Medication:
     concept: Concept = field(default_factory=Concept)
     ingredients: tuple[Ingredient, ...] = ()
     form: Concept | None = None
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        # Computed once: answers about a medication are looked up by it several times a call.
+        cached = self._hash
+        if cached is None:
+            cached = hash((self.concept, self.ingredients, self.form))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     def concepts(self) -> Iterator[Concept]:
         """Yield the product concept, then each ingredient's concept."""

@@ -293,7 +293,7 @@ def _saved_plan(ctx: LaunchContext) -> tuple[PatientBanner | None, list[str], Sa
 def _review() -> tuple[str, LaunchContext, Review]:
     launch_id, ctx = _launch()
     with fhir_client(ctx) as client:
-        chart = read_chart(client, ctx)
+        chart = read_chart(client, ctx, knowledge().opioids)
     return launch_id, ctx, build_review(chart, today(), knowledge())
 
 
@@ -307,7 +307,7 @@ def _review_keeping_form() -> tuple[str, LaunchContext, Review, str | None]:
     launch_id, ctx = _launch()
     try:
         with fhir_client(ctx) as client:
-            chart = read_chart(client, ctx)
+            chart = read_chart(client, ctx, knowledge().opioids)
     except (ChartUnreadable, LaunchExpired) as exc:
         why = (
             f"{exc.explanation} The plan was not saved and nothing was written; everything you "

@@ -25,13 +25,15 @@ from clinical.cautions import Caution, CautionPoint, find_cautions
 from clinical.conditions import ConditionGroup, match_conditions
 from clinical.exposure import ExposureState, OpioidExposure
 from clinical.knowledge import Knowledge
-from clinical.records import ConditionRecord, MedicationRecord, Source
+from clinical.opioids import OpioidKnowledge
+from clinical.records import ConditionRecord, MedicationRecord, RecordGlance, Source
 from clinical.wording import ExposureWords, exposure_words
 from fhir_client import FhirClient, FhirError, FhirMalformedAnswer, FhirUnauthorized
 from fhir_profiles.mapping import (
+    MappingResult,
     PatientBanner,
     read_conditions,
-    read_medication_records,
+    read_for_decision,
     read_patient,
 )
 from fhir_profiles.syntax import is_fhir_id
@@ -56,17 +58,20 @@ class Chart:
     patient_id: str
     banner: PatientBanner | None
     medications: tuple[MedicationRecord, ...]
+    glanced: tuple[RecordGlance, ...]
     conditions: tuple[ConditionRecord, ...]
     conditions_read: bool
     unchecked: tuple[str, ...]
     notes: tuple[str, ...]
 
 
-def read_chart(client: FhirClient, ctx: LaunchContext) -> Chart:
+def read_chart(client: FhirClient, ctx: LaunchContext, opioids: OpioidKnowledge) -> Chart:
     """Read Patient, every medication source and Conditions for the launch's patient.
 
     The reads are independent, so they run at once: the page waits for the slowest of them,
     not for their sum (a read unfinished at the client's deadline is a failure of its source).
+    Medication records are read for the decision (``read_for_decision`` with ``opioids``): the
+    review shows what bears on it and counts the rest.
     """
     reads = {
         "Patient": partial(_read_patient, ctx=ctx),
@@ -86,12 +91,15 @@ def read_chart(client: FhirClient, ctx: LaunchContext) -> Chart:
     )
     notes: list[str] = []
     banner = _banner(found["Patient"], notes)
-    medications, unchecked = _medications({key: found[key] for key in MEDICATION_SOURCES})
+    mapped, unchecked = _medications(
+        {key: found[key] for key in MEDICATION_SOURCES}, opioids.for_one_call()
+    )
     conditions = _conditions(found["Condition"], notes)
     return Chart(
         patient_id=patient_of(ctx),
         banner=banner,
-        medications=medications,
+        medications=mapped.records,
+        glanced=mapped.glanced,
         conditions=conditions or (),
         conditions_read=conditions is not None,
         unchecked=unchecked,
@@ -105,6 +113,7 @@ def unreadable_chart(ctx: LaunchContext, why: str) -> Chart:
         patient_id=patient_of(ctx),
         banner=None,
         medications=(),
+        glanced=(),
         conditions=(),
         conditions_read=False,
         unchecked=(why,),
@@ -128,9 +137,10 @@ def check_launch_ids(ctx: LaunchContext) -> None:
 
 
 def _medications(
-    found: Mapping[str, Found],
-) -> tuple[tuple[MedicationRecord, ...], tuple[str, ...]]:
-    """Return the records of every medication source read, and what could not be checked.
+    found: Mapping[str, Found], opioids: OpioidKnowledge
+) -> tuple[MappingResult[MedicationRecord], tuple[str, ...]]:
+    """Return every medication source read, mapped for the decision, and what could not be
+    checked.
 
     Raises ChartUnreadable when no source could be read: nothing about opioids is known.
     """
@@ -145,8 +155,8 @@ def _medications(
             "None of the medication records (statements, orders, pharmacy dispenses, "
             "administrations) could be read: " + "; ".join(unchecked)
         )
-    mapped = read_medication_records(resources)
-    return mapped.records, (*unchecked, *(str(problem) for problem in mapped.problems))
+    mapped = read_for_decision(resources, opioids)
+    return mapped, (*unchecked, *(str(problem) for problem in mapped.problems))
 
 
 def read_chart_conditions(
@@ -265,6 +275,7 @@ def build_review(chart: Chart, today: date, known: Knowledge) -> Review:
         today,
         unchecked=chart.unchecked,
         windows=known.windows,
+        glanced=chart.glanced,
     )
     matches = match_conditions(chart.conditions, known.conditions)
     groups = frozenset(match.group for match in matches)

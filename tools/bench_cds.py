@@ -317,7 +317,7 @@ class _PhaseClock:
 _PHASES: tuple[tuple[str, ModuleType, str], ...] = (
     ("parse", routes, "_json_body"),
     ("mapping", check, "read_bundle"),
-    ("mapping", check, "read_medication_records"),
+    ("mapping", check, "read_for_decision"),
     ("mapping", check, "read_conditions"),
     ("rules", check, "recognise_naltrexone"),
     ("rules", check, "assess_naltrexone_order"),

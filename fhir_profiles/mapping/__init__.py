@@ -8,7 +8,7 @@ models. It never raises on bad input: whatever cannot be read is reported in
 
 from fhir_profiles.mapping.bundle import read_bundle, read_condition_bundle
 from fhir_profiles.mapping.conditions import read_conditions
-from fhir_profiles.mapping.medication_records import read_medication_records
+from fhir_profiles.mapping.medication_records import read_for_decision, read_medication_records
 from fhir_profiles.mapping.outcome import is_operation_outcome, summarise_operation_outcome
 from fhir_profiles.mapping.patient import PatientBanner, read_patient
 from fhir_profiles.mapping.result import MappingResult, Problem
@@ -21,6 +21,7 @@ __all__ = [
     "read_bundle",
     "read_condition_bundle",
     "read_conditions",
+    "read_for_decision",
     "read_medication_records",
     "read_patient",
     "summarise_operation_outcome",

@@ -51,10 +51,43 @@ def _coded_medication(fields: Fields, coded: JsonObject, references: References)
     )
 
 
+Read = tuple[Medication, tuple[str, ...]]
+
+
+class _KeptAcrossCalls:
+    """Medications read from short JSON, kept from one read (one hook call) to the next.
+
+    A chart's products recur from call to call; one kept ``Medication`` object is then shared
+    by them all, and the answers the rules keep about it (``clinical.opioids.Lasting``) are
+    found by identity. What is kept is a function of its JSON alone (no reference in it) and
+    immutable. Bounded in count and in the size of each JSON: when full, it starts again.
+    """
+
+    _COUNT = 2048
+    _LONGEST = 1024  # bytes of JSON
+
+    def __init__(self) -> None:
+        self._kept: dict[bytes, Read] = {}
+
+    def get(self, key: bytes) -> Read | None:
+        return self._kept.get(key)
+
+    def keep(self, key: bytes, read: Read) -> None:
+        if len(key) > self._LONGEST:
+            return
+        if len(self._kept) >= self._COUNT:
+            self._kept = {}
+        self._kept[key] = read
+
+
+_KEPT = _KeptAcrossCalls()
+
+
 def _remembered(
     fields: Fields, references: References, source: object, read: Callable[[], Medication]
 ) -> Medication:
-    """Return ``read()``, once per distinct JSON ``source`` in one read of many resources.
+    """Return ``read()``, once per distinct JSON ``source`` (in one read of many resources, and
+    across reads for short JSON: ``_KeptAcrossCalls``).
 
     The same Medication is then shared by every record naming it, with the problems noted
     reading it noted again for each. JSON naming a reference is read every time: what it
@@ -68,11 +101,17 @@ def _remembered(
         return read()
     known = references.medications.get(key)
     if known is None:
-        noted = len(fields.problems)
-        medication = read()
-        known = references.medications[key] = medication, tuple(fields.problems[noted:])
-        if names_itself(medication):
-            references.named.add(id(medication))
+        known = _KEPT.get(key)
+        if known is None:
+            noted = len(fields.problems)
+            medication = read()
+            known = medication, tuple(fields.problems[noted:])
+            _KEPT.keep(key, known)
+        else:
+            fields.problems.extend(known[1])
+        references.medications[key] = known
+        if names_itself(known[0]):
+            references.named.add(id(known[0]))
     else:
         fields.problems.extend(known[1])
     return known[0]

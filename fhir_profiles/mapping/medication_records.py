@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from clinical.opioids import OpioidKnowledge
 from clinical.records import Medication, MedicationRecord, RecordGlance, Source
+from clinical.relevance import bears_on_decision
 from fhir_profiles.mapping.dosage import read_dosages
 from fhir_profiles.mapping.fields import Fields, JsonObject
 from fhir_profiles.mapping.medication import names_itself, read_medication
@@ -240,6 +242,19 @@ def read_medication_records(
             medication_readers(references, relevant),
             REFERENCED_TYPES,
         )
+    )
+
+
+def read_for_decision(
+    resources: Iterable[object], knowledge: OpioidKnowledge
+) -> MappingResult[MedicationRecord]:
+    """Read a chart's medication resources for the naltrexone decision: in ``records`` every
+    record whose medication bears on it (``clinical.relevance``), read whole; in ``glanced``
+    the source, status and dates of every other, which is all the decision reads of them (the
+    sources' coverage). ``knowledge`` is best one call's (``OpioidKnowledge.for_one_call``).
+    """
+    return read_medication_records(
+        resources, relevant=lambda medication: bears_on_decision(medication, knowledge)
     )
 
 

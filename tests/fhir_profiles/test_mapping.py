@@ -1088,6 +1088,23 @@ def test_records_naming_the_same_product_each_carry_what_was_wrong_with_it() -> 
     assert records[0].medication_problems  # the coding that is no object, for every record
 
 
+def test_a_product_read_in_one_call_is_the_same_object_in_the_next_with_its_problems() -> None:
+    coded = {"coding": [5, {"system": RXNORM, "code": "314076"}], "text": "Lisinopril 10 mg"}
+    first = read_medication_records([_chart_record("MedicationStatement", "x")])
+    statement = _chart_record("MedicationStatement", "x", medicationCodeableConcept=coded)
+    (one,) = read_medication_records([statement]).records
+    (two,) = read_medication_records([statement]).records
+    assert one.medication is two.medication  # shared across calls: answers about it found fast
+    assert one.medication_problems == two.medication_problems != ()
+    assert first.records[0].medication is not one.medication  # another product, another object
+    # A long product JSON is never kept across calls (the store stays bounded).
+    long = {"text": "Lisinopril 10 mg " + "x" * 2_000}
+    (three,) = read_medication_records([{**statement, "medicationCodeableConcept": long}]).records
+    (four,) = read_medication_records([{**statement, "medicationCodeableConcept": long}]).records
+    assert three.medication == four.medication
+    assert three.medication is not four.medication
+
+
 def test_a_compounded_product_whose_ingredients_point_into_each_record_is_read_per_record() -> None:
     def statement(ident: str, substance: str) -> dict[str, Any]:
         return {
