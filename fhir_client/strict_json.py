@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -33,15 +34,34 @@ class DuplicateKey(InvalidJson):
         self.key = key
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise DuplicateKey(key)
-            seen.add(key)
-    return value
+# Text values shorter than this are shared within one parse (``_objects``).
+_SHARED_BELOW = 64
+
+
+def _objects() -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """Return the object hook of one parse: refuses a repeated key, and shares short texts.
+
+    FHIR JSON repeats the same short values thousands of times in a long chart (code systems,
+    statuses, units, references to the patient, dates): one string object each instead of
+    one per occurrence makes the parsed body about a fifth smaller, for about a tenth more
+    parse time (``python -m benchmarks``, part 2). Keys are shared by the parser already.
+    """
+    shared: dict[str, str] = {}
+
+    def read(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        value = dict(pairs)
+        if len(value) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise DuplicateKey(key)
+                seen.add(key)
+        for key, item in pairs:
+            if type(item) is str and len(item) < _SHARED_BELOW:
+                value[key] = shared.setdefault(item, item)
+        return value
+
+    return read
 
 
 def _finite(text: str) -> float:
@@ -76,7 +96,7 @@ def loads_text(text: str) -> Any:
     """Return the parsed JSON ``text``; raise InvalidJson on bad or ambiguous JSON."""
     try:
         value = json.loads(
-            text, object_pairs_hook=_object, parse_float=_finite, parse_constant=_constant
+            text, object_pairs_hook=_objects(), parse_float=_finite, parse_constant=_constant
         )
         if _SURROGATE_ESCAPE.search(text):
             # Strict about surrogates: only well-formed pairs pass (the escape is ASCII text).

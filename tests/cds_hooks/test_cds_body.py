@@ -114,6 +114,19 @@ def test_strict_json_is_read_as_sent() -> None:
     }
 
 
+def test_a_short_value_repeated_in_a_body_is_one_object_and_reads_the_same() -> None:
+    # A long chart repeats its code systems and statuses thousands of times: held once each.
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    coding = {"system": rxnorm, "code": "1049621"}
+    raw = orjson.dumps({"entry": [{"coding": [coding]}, {"coding": [coding]}], "long": "x" * 64})
+    parsed = parse_json_body(decode_body(raw))
+    first, second = (entry["coding"][0] for entry in parsed["entry"])
+    assert first == second == coding
+    assert first["system"] is second["system"]
+    assert first["code"] is second["code"]
+    assert parsed["long"] == "x" * 64
+
+
 def test_duplicate_keys_in_feedback_are_refused(client: FlaskClient, sign: Signer) -> None:
     path = f"{HOOK_PATH}/feedback"
     raw = b'{"feedback": [], "feedback": [{"card": "x"}]}'
