@@ -76,6 +76,11 @@ def read_searchset_page(
     resources = []
     matches = 0
     for index, entry in enumerate(_array(bundle, "entry")):
+        plain = _plain_match(entry, resource_type)
+        if plain is not None:  # the usual entry, checked in one step
+            resources.append(plain)
+            matches += 1
+            continue
         resource, mode = _entry_resource(entry, index, resource_type, included)
         resources.append(resource)
         if resource["resourceType"] == resource_type and mode != "include":
@@ -87,6 +92,22 @@ def check_all_read(total: int | None, matches: int) -> None:
     """Refuse a search whose ``total`` promises more matches than were read."""
     if total is not None and total > matches:
         raise MalformedSearchset(f"the server counted {total} matching records but sent {matches}")
+
+
+def _plain_match(entry: object, resource_type: str) -> Mapping[str, Any] | None:
+    """Return the resource of an entry that is plainly a match of ``resource_type`` (search
+    mode ``match`` or none); None for any other entry, which ``_entry_resource`` then reads."""
+    if type(entry) is not dict:
+        return None
+    resource = entry.get("resource")
+    if type(resource) is not dict or resource.get("resourceType") != resource_type:
+        return None
+    search = entry.get("search")
+    if search is None:
+        return resource
+    if type(search) is dict and (search.get("mode") is None or search.get("mode") == "match"):
+        return resource
+    return None
 
 
 def _is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
