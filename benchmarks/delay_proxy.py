@@ -4,19 +4,22 @@ and records when each one arrived and was answered.
 The delay stands for the network and the EHR's own latency: what costs a user time is then the
 number of round trips made one after another, which :func:`sequential_rounds` counts from the
 record. Absolute links in answers (``next`` links, ``fullUrl``) are rewritten from the server's
-base to the proxy's, so paging stays on the proxy. It runs in threads of the calling process;
-each request sleeps (without holding the interpreter lock) and is forwarded on a connection of its
-own.
+base to the proxy's, so paging stays on the proxy. It runs in a process of its own, as the
+network does: relaying one answer never takes the interpreter from the client being measured
+while it parses another. Each request is handled in a thread of that process, sleeps and is
+forwarded on a connection of its own.
 """
 
 from __future__ import annotations
 
 import http.client
-import threading
+import multiprocessing
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
+from multiprocessing.queues import SimpleQueue
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +29,7 @@ from sandbox.fhir_server import LOOPBACK
 # Request headers a FHIR client sends that the server needs; the rest stay on this side.
 _FORWARDED = frozenset({"accept", "content-type", "authorization", "prefer", "if-none-exist"})
 _UPSTREAM_TIMEOUT_SECONDS = 120
+_START_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream_base: str, delay: float) -> None:
+    def __init__(self, upstream_base: str, delay: float, records: SimpleQueue[Served]) -> None:
         super().__init__((LOOPBACK, 0), _Handler)
         parts = urlsplit(upstream_base)
         self.upstream_address = (parts.hostname or LOOPBACK, parts.port or 80)
@@ -122,44 +126,64 @@ class _ProxyServer(ThreadingHTTPServer):
         self.base_text = f"http://{LOOPBACK}:{self.server_address[1]}{parts.path.rstrip('/')}"
         self.upstream_base = self.upstream_text.encode()
         self.base_url = self.base_text.encode()
-        self._lock = threading.Lock()
-        self._served: list[Served] = []
+        self._records = records
 
     def record(self, served: Served) -> None:
-        with self._lock:
-            self._served.append(served)
+        # Written to the pipe before this returns: the calling process can read it as soon as
+        # the answer reaches it.
+        self._records.put(served)
 
-    def take(self) -> list[Served]:
-        with self._lock:
-            served, self._served = self._served, []
-        return served
+
+def _serve(
+    upstream_base: str, delay: float, records: SimpleQueue[Served], started: Connection
+) -> None:
+    """Run the proxy in this (child) process until it is terminated; send its base URL."""
+    server = _ProxyServer(upstream_base, delay, records)
+    started.send(server.base_text)
+    server.serve_forever()
 
 
 class DelayProxy:
     """A running proxy: use as a context manager; ``base_url`` is the FHIR base to call."""
 
     def __init__(self, upstream_base: str, delay: float) -> None:
-        self._server = _ProxyServer(upstream_base, delay)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="delay-proxy", daemon=True
+        context = multiprocessing.get_context("spawn")
+        self._delay = delay
+        self._records: SimpleQueue[Served] = context.SimpleQueue()
+        self._started, started = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_serve,
+            args=(upstream_base, delay, self._records, started),
+            name="delay-proxy",
+            daemon=True,
         )
+        self._base_url: str | None = None
 
     @property
     def base_url(self) -> str:
         """The FHIR base URL through the proxy (same path as the server's)."""
-        return self._server.base_text
+        if self._base_url is None:
+            raise RuntimeError("the proxy is not running")
+        return self._base_url
 
     @property
     def delay(self) -> float:
         """The seconds every request waits before it is forwarded."""
-        return self._server.delay
+        return self._delay
 
     def take_served(self) -> list[Served]:
         """Return the requests answered since the last call, and forget them."""
-        return self._server.take()
+        served = []
+        while not self._records.empty():
+            served.append(self._records.get())
+        return served
 
     def __enter__(self) -> DelayProxy:
-        self._thread.start()
+        self._process.start()
+        if not self._started.poll(_START_SECONDS):
+            self._process.terminate()
+            raise RuntimeError("the delay proxy did not start")
+        self._base_url = self._started.recv()
         return self
 
     def __exit__(
@@ -168,6 +192,7 @@ class DelayProxy:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._process.terminate()
+        self._process.join(timeout=10)
+        self._records.close()
+        self._started.close()
