@@ -45,7 +45,7 @@ def _read_medication(
     ):
         # An empty concept would otherwise pass the rules as a medication that matched nothing.
         fields.note("medication[x] has no code, display or text")
-    return medication, tuple(fields.problems[noted:])
+    return medication, tuple(fields.problems[noted:]) if len(fields.problems) > noted else ()
 
 
 def _no_medication(fields: Fields) -> RecordRead:
