@@ -13,6 +13,7 @@ shown) goes before the ``@``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Characters with an inline meaning in GitHub Flavored Markdown (emphasis, code, links, images,
 # HTML, entities, tables, strikethrough); GFM lets a backslash escape any of them.
@@ -31,7 +32,22 @@ SUMMARY_LIMIT = 139  # CDS Hooks: summary "<140 characters"
 
 def md(text: object) -> str:
     """Escape ``text`` for GFM inline use: markup characters escaped, line breaks folded."""
-    escaped = _INLINE.sub(r"\\\1", _SPACE.sub(" ", str(text)).strip())
+    words = str(text)
+    # The same drug names, statuses and guidance recur on every card: short ones are escaped
+    # once (a pure function of the text, kept in a bounded cache).
+    return _escaped(words) if len(words) <= _KEPT_LONGEST else _escape(words)
+
+
+_KEPT_LONGEST = 512
+
+
+@lru_cache(maxsize=2048)
+def _escaped(text: str) -> str:
+    return _escape(text)
+
+
+def _escape(text: str) -> str:
+    escaped = _INLINE.sub(r"\\\1", _SPACE.sub(" ", text).strip())
     escaped = _HOST_DOT.sub(r"\\.", _SCHEME_SLASHES.sub(r"\\:", escaped))
     escaped = escaped.replace(_AT, _WORD_JOINER + _AT)
     return _BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", escaped)

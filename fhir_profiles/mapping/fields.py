@@ -126,11 +126,11 @@ class Fields:
 
     def start_date(self, parent: JsonObject, key: str, path: str) -> date | None:
         """Return the earliest day a date element can mean (see ``dates`` module)."""
-        return self.dates(parent, key, path)[0]
+        return None if parent.get(key) is None else self.dates(parent, key, path)[0]
 
     def end_date(self, parent: JsonObject, key: str, path: str) -> date | None:
         """Return the latest day a date element can mean (see ``dates`` module)."""
-        return self.dates(parent, key, path)[1]
+        return None if parent.get(key) is None else self.dates(parent, key, path)[1]
 
 
 def shorten(text: str, limit: int = 80) -> str:

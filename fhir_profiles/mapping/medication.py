@@ -22,6 +22,9 @@ def read_medication(
     fields: Fields, resource: JsonObject, references: References
 ) -> Medication | None:
     """Read what a MedicationStatement or MedicationRequest is about; ``None`` if unsaid."""
+    coded = resource.get("medicationCodeableConcept")
+    if type(coded) is dict:  # the usual shape, read without the checking reader's call
+        return _coded_medication(fields, coded, references)
     coded = fields.object(resource, "medicationCodeableConcept", "")
     if coded is not None:
         return _coded_medication(fields, coded, references)
