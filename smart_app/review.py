@@ -51,6 +51,8 @@ Found = tuple[list[Any], str | None]
 class Chart:
     """What was read from the patient's chart, and what could not be.
 
+    ``medications`` are the records that bear on the decision, read whole; ``glanced`` the
+    source, status and dates of every other medication record (``read_for_decision``).
     ``unchecked`` holds medication data that could not be read (it makes the assessment
     uncertain); ``notes`` holds the rest that could not be read (patient details, conditions).
     """
