@@ -35,6 +35,10 @@ class ServiceDefinition:
     title: str
     prefetch: Mapping[str, str]
 
+    def resource_type(self, key: str) -> str:
+        """Return the resource type the template ``key`` reads (no token filled)."""
+        return self.prefetch[key].partition("?")[0].partition("/")[0]
+
     def prefetch_query(self, key: str, context: Mapping[str, Any]) -> PrefetchQuery:
         """Fill the template ``key`` with ``context`` values (only root-level primitives).
 

@@ -127,10 +127,9 @@ def resolve_data(
     sources: dict[str, Source] = {}
     to_fetch: dict[str, str] = {}
     for key in DATA_KEYS:
-        query = service.prefetch_query(key, hook.context)
         outcome: Source | str = "the EHR did not prefetch it"
         if key in hook.prefetch:
-            outcome = _from_prefetch(key, query.resource_type, hook.prefetch[key])
+            outcome = _from_prefetch(key, service.resource_type(key), hook.prefetch[key])
         if isinstance(outcome, Source):
             sources[key] = outcome
         else:

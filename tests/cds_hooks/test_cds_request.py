@@ -188,3 +188,12 @@ def test_context_values_are_url_encoded_into_each_prefetch_query() -> None:
     assert query.params == (("patient", "1&_tag=nomatch"),)
     read = find_service(SIGN).prefetch_query("patient", {"patientId": "a/b?c"})
     assert (read.resource_type, read.resource_id) == ("Patient", "a/b?c")
+
+
+@pytest.mark.parametrize("service_id", [SELECT, SIGN])
+def test_each_template_names_the_resource_type_its_filled_query_reads(service_id: str) -> None:
+    # A prefetched source is checked as this type without filling the template first.
+    service = find_service(service_id)
+    context = {"patientId": "p1", "userId": "Practitioner/u1", "encounterId": "e1"}
+    for key in service.prefetch:
+        assert service.resource_type(key) == service.prefetch_query(key, context).resource_type
