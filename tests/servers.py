@@ -83,8 +83,17 @@ def private_cluster(version: str) -> Iterator[Cluster]:
         _run("pg_dropcluster", version, name, "--stop")
 
 
-def restart(cluster: Cluster) -> None:
-    """Restart the cluster (as root): every open connection to it is cut."""
-    restarted = _run("pg_ctlcluster", cluster.version, cluster.name, "restart", "-m", "fast")
-    if restarted.returncode != 0:
-        raise PostgresUnavailable(f"pg_ctlcluster restart: {restarted.stderr}")
+def stop(cluster: Cluster) -> None:
+    """Stop the cluster (as root): every open connection to it is cut, none can be made."""
+    _control(cluster, "stop", "-m", "fast")
+
+
+def start(cluster: Cluster) -> None:
+    """Start a stopped cluster again (as root)."""
+    _control(cluster, "start")
+
+
+def _control(cluster: Cluster, *action: str) -> None:
+    done = _run("pg_ctlcluster", cluster.version, cluster.name, *action)
+    if done.returncode != 0:
+        raise PostgresUnavailable(f"pg_ctlcluster {action[0]}: {done.stderr}")

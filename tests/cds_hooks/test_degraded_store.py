@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from tests.cds_hooks.support import (
     open_store,
     oxycodone_prefetch,
 )
-from tests.servers import SOCKET_DIR, Cluster, private_cluster, restart
+from tests.servers import SOCKET_DIR, Cluster, private_cluster, start, stop
 
 HOOK_PATH = f"/cds-services/{SIGN}"
 FEEDBACK_PATH = f"{HOOK_PATH}/feedback"
@@ -142,11 +142,11 @@ def test_a_database_restart_while_calls_arrive(
     hook_answers: list[tuple[int, tuple[str, ...]]] = []
     feedback_answers: list[int] = []
     items_per_call = 3
-    stop = threading.Event()
+    halt = threading.Event()
 
     def call_hooks() -> None:
         client = app.test_client()
-        while not stop.is_set():
+        while not halt.is_set():
             response = _hook(client, sign)
             indicators = tuple(c["indicator"] for c in (response.get_json() or {}).get("cards", []))
             hook_answers.append((response.status_code, indicators))
@@ -156,10 +156,15 @@ def test_a_database_restart_while_calls_arrive(
 
     def send_feedback() -> None:
         client = app.test_client()
-        while not stop.is_set():
+        while not halt.is_set():
             body = _feedback_body(card["uuid"], items_per_call)
             response = client.post(FEEDBACK_PATH, json=body, headers=bearer(sign(FEEDBACK_PATH)))
             feedback_answers.append(response.status_code)
+            time.sleep(0.05)
+
+    def wait_for(condition: Callable[[], bool], seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
             time.sleep(0.05)
 
     workers = [threading.Thread(target=call_hooks), threading.Thread(target=send_feedback)]
@@ -167,10 +172,16 @@ def test_a_database_restart_while_calls_arrive(
         for worker in workers:
             worker.start()
         time.sleep(1.0)
-        restart(own_cluster)
-        time.sleep(3.0)
+        # The restart, held down until a feedback call has met it: a restart of a few hundred
+        # milliseconds can fall between two feedback calls (or inside one's wait for the card
+        # writer), and the test would not see the outage it is about.
+        stop(own_cluster)
+        wait_for(lambda: 503 in feedback_answers, 30.0)
+        start(own_cluster)
+        down_answers = len(feedback_answers)
+        wait_for(lambda: feedback_answers[down_answers:].count(200) >= 3, 30.0)
     finally:
-        stop.set()
+        halt.set()
         for worker in workers:
             worker.join(timeout=30)
 
