@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import multiprocessing
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from sandbox.fhir_server import LOOPBACK
 _FORWARDED = frozenset({"accept", "content-type", "authorization", "prefer", "if-none-exist"})
 _UPSTREAM_TIMEOUT_SECONDS = 120
 _START_SECONDS = 30
+_DRAIN_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,10 @@ def sequential_rounds(served: Sequence[Served]) -> int:
 class _Handler(BaseHTTPRequestHandler):
     server: _ProxyServer
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes: with Nagle's algorithm a small body then waits for
+    # the client's delayed acknowledgement (about 40 ms on a kept-alive connection), a stall
+    # no network adds to every answer.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: the benchmark reports what matters."""
@@ -158,6 +164,12 @@ class DelayProxy:
             daemon=True,
         )
         self._base_url: str | None = None
+        self._lock = threading.Lock()
+        self._served: list[Served] = []
+        self._stop_draining = threading.Event()
+        self._drainer = threading.Thread(
+            target=self._drain_often, name="proxy-records", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -173,10 +185,21 @@ class DelayProxy:
 
     def take_served(self) -> list[Served]:
         """Return the requests answered since the last call, and forget them."""
-        served = []
-        while not self._records.empty():
-            served.append(self._records.get())
+        with self._lock:
+            self._drain()  # what the proxy wrote before its last answer left is in the pipe
+            served, self._served = self._served, []
         return served
+
+    def _drain(self) -> None:
+        while not self._records.empty():
+            self._served.append(self._records.get())
+
+    def _drain_often(self) -> None:
+        # The pipe holds about 64 KB: emptied often, a long run of requests never fills it (the
+        # proxy would then wait to write a record while its client waits for the answer).
+        while not self._stop_draining.wait(_DRAIN_SECONDS):
+            with self._lock:
+                self._drain()
 
     def __enter__(self) -> DelayProxy:
         self._process.start()
@@ -184,6 +207,7 @@ class DelayProxy:
             self._process.terminate()
             raise RuntimeError("the delay proxy did not start")
         self._base_url = self._started.recv()
+        self._drainer.start()
         return self
 
     def __exit__(
@@ -192,6 +216,8 @@ class DelayProxy:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self._stop_draining.set()
+        self._drainer.join(timeout=10)
         self._process.terminate()
         self._process.join(timeout=10)
         self._records.close()
