@@ -8,6 +8,10 @@ base to the proxy's, so paging stays on the proxy. It runs in a process of its o
 network does: relaying one answer never takes the interpreter from the client being measured
 while it parses another. Each request is handled in a thread of that process, sleeps and is
 forwarded on a connection of its own.
+
+In front of several copies of one server (same data, same paging links but for their base) it
+balances as a load balancer in front of an EHR's FHIR servers does: each request goes to the
+copy with the fewest requests in hand.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import http.client
 import multiprocessing
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
@@ -36,12 +41,14 @@ _DRAIN_SECONDS = 0.2
 
 @dataclass(frozen=True, slots=True)
 class Served:
-    """One request through the proxy: what was asked and when (``time.monotonic()`` values)."""
+    """One request through the proxy: what was asked, when (``time.monotonic()`` values), and
+    which of the servers behind it answered (their index, in the order given)."""
 
     method: str
     path: str
     arrived: float
     answered: float
+    server: int = 0
 
 
 def sequential_rounds(served: Sequence[Served]) -> int:
@@ -87,8 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         time.sleep(self.server.delay)
-        status, headers, content = self._forward(body)
-        content = content.replace(self.server.upstream_base, self.server.base_url)
+        with self.server.least_busy() as (index, upstream):
+            status, headers, content = self._forward(upstream, body)
+        content = content.replace(upstream.base_url, self.server.base_url)
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -97,21 +105,24 @@ class _Handler(BaseHTTPRequestHandler):
         # it arrives later than this, and a caller that reads the record once its answer came
         # finds it there, however the threads are scheduled.
         answered = time.monotonic()
-        self.server.record(Served(self.command, self.path, arrived, answered))
+        self.server.record(Served(self.command, self.path, arrived, answered, index))
         self.end_headers()
         self.wfile.write(content)
         self.wfile.flush()
 
-    def _forward(self, body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:
-        host, port = self.server.upstream_address
-        connection = http.client.HTTPConnection(host, port, timeout=_UPSTREAM_TIMEOUT_SECONDS)
+    def _forward(
+        self, upstream: _Upstream, body: bytes | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        connection = http.client.HTTPConnection(
+            upstream.host, upstream.port, timeout=_UPSTREAM_TIMEOUT_SECONDS
+        )
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() in _FORWARDED}
             connection.request(self.command, self.path, body=body, headers=headers)
             answer = connection.getresponse()
             content = answer.read()
             kept = [
-                (name, value.replace(self.server.upstream_text, self.server.base_text))
+                (name, value.replace(upstream.base_text, self.server.base_text))
                 for name, value in answer.getheaders()
                 if name.lower() in {"content-type", "location", "etag", "last-modified"}
             ]
@@ -120,19 +131,49 @@ class _Handler(BaseHTTPRequestHandler):
             connection.close()
 
 
+@dataclass(frozen=True, slots=True)
+class _Upstream:
+    """One server behind the proxy."""
+
+    host: str
+    port: int
+    base_text: str
+    base_url: bytes
+
+    @classmethod
+    def at(cls, base: str) -> _Upstream:
+        parts = urlsplit(base)
+        text = base.rstrip("/")
+        return cls(parts.hostname or LOOPBACK, parts.port or 80, text, text.encode())
+
+
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream_base: str, delay: float, records: SimpleQueue[Served]) -> None:
+    def __init__(
+        self, upstream_bases: Sequence[str], delay: float, records: SimpleQueue[Served]
+    ) -> None:
         super().__init__((LOOPBACK, 0), _Handler)
-        parts = urlsplit(upstream_base)
-        self.upstream_address = (parts.hostname or LOOPBACK, parts.port or 80)
+        self.upstreams = [_Upstream.at(base) for base in upstream_bases]
         self.delay = delay
-        self.upstream_text = upstream_base.rstrip("/")
-        self.base_text = f"http://{LOOPBACK}:{self.server_address[1]}{parts.path.rstrip('/')}"
-        self.upstream_base = self.upstream_text.encode()
+        path = urlsplit(upstream_bases[0]).path.rstrip("/")
+        self.base_text = f"http://{LOOPBACK}:{self.server_address[1]}{path}"
         self.base_url = self.base_text.encode()
         self._records = records
+        self._in_hand = [0] * len(self.upstreams)
+        self._balance = threading.Lock()
+
+    @contextmanager
+    def least_busy(self) -> Iterator[tuple[int, _Upstream]]:
+        """Hand the request to the server with the fewest in hand (the first of those tied)."""
+        with self._balance:
+            chosen = self._in_hand.index(min(self._in_hand))
+            self._in_hand[chosen] += 1
+        try:
+            yield chosen, self.upstreams[chosen]
+        finally:
+            with self._balance:
+                self._in_hand[chosen] -= 1
 
     def record(self, served: Served) -> None:
         # Written to the pipe before this returns: the calling process can read it as soon as
@@ -141,25 +182,34 @@ class _ProxyServer(ThreadingHTTPServer):
 
 
 def _serve(
-    upstream_base: str, delay: float, records: SimpleQueue[Served], started: Connection
+    upstream_bases: Sequence[str],
+    delay: float,
+    records: SimpleQueue[Served],
+    started: Connection,
 ) -> None:
     """Run the proxy in this (child) process until it is terminated; send its base URL."""
-    server = _ProxyServer(upstream_base, delay, records)
+    server = _ProxyServer(upstream_bases, delay, records)
     started.send(server.base_text)
     server.serve_forever()
 
 
 class DelayProxy:
-    """A running proxy: use as a context manager; ``base_url`` is the FHIR base to call."""
+    """A running proxy: use as a context manager; ``base_url`` is the FHIR base to call.
 
-    def __init__(self, upstream_base: str, delay: float) -> None:
+    ``upstream`` is the server's base URL, or the base URLs of several copies of it.
+    """
+
+    def __init__(self, upstream: str | Sequence[str], delay: float) -> None:
+        upstream_bases = [upstream] if isinstance(upstream, str) else list(upstream)
+        if len({urlsplit(base).path.rstrip("/") for base in upstream_bases}) != 1:
+            raise ValueError("the servers behind one proxy need one base path, and at least one")
         context = multiprocessing.get_context("spawn")
         self._delay = delay
         self._records: SimpleQueue[Served] = context.SimpleQueue()
         self._started, started = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_serve,
-            args=(upstream_base, delay, self._records, started),
+            args=(upstream_bases, delay, self._records, started),
             name="delay-proxy",
             daemon=True,
         )

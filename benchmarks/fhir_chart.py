@@ -1,6 +1,13 @@
 """Put synthetic charts on the real FHIR server (SEKMET, started as the tests start it): patients
 with N medication records each, served behind the delaying proxy.
 
+An EHR's FHIR server answers concurrent queries in parallel (a threaded server such as HAPI FHIR
+serves each request on a thread of its own); one SEKMET process answers them one at a time (its
+Python work holds one interpreter), so a fetch of several queries could never come near its
+slowest query, whatever the client did. The charts are therefore served by as many SEKMET
+processes as the FHIR client sends queries at once (``fhir_client.MAX_CONCURRENT``), each on its
+own copy of one database, and the proxy hands every request to the one with the fewest in hand.
+
 The records are the benchmark chart's (``benchmarks.charts``: half MedicationStatements, half
 MedicationRequests in a real chart's mix, two Conditions), each patient's under ids of its own so
 that charts of several sizes live side by side on one server. They go in as transactions of
@@ -9,9 +16,10 @@ PUTs by id, so loading again replaces them instead of adding copies.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +30,12 @@ from benchmarks.charts import PATIENT_ID, chart_prefetch
 from benchmarks.delay_proxy import DelayProxy
 from benchmarks.servers import STARTUP_SECONDS
 from fhir_client import FhirClient
+from fhir_client.client import MAX_CONCURRENT
 from sandbox.fhir_server import FhirServer
 
 _PER_TRANSACTION = 1_000
 _LOAD_TIMEOUT_SECONDS = 300.0
+SERVER_COPIES = MAX_CONCURRENT
 
 
 def chart_resources(patient_id: str, records: int) -> list[dict[str, Any]]:
@@ -85,23 +95,38 @@ def _batches(resources: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield resources[start : start + _PER_TRANSACTION]
 
 
+def copy_database(source: Path, target: Path) -> None:
+    """Copy SEKMET's SQLite database while the server runs (SQLite's online backup)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(source)) as read, closing(sqlite3.connect(target)) as write:
+        read.backup(write)
+
+
 @dataclass(frozen=True, slots=True)
 class ChartsServed:
     """The real FHIR server behind the delaying proxy, and the patient holding each chart size."""
 
     proxy: DelayProxy
     patients: Mapping[int, str]
+    servers: int
 
 
 @contextmanager
-def charts_behind_proxy(sizes: Iterable[int], delay: float) -> Iterator[ChartsServed]:
-    """Start SEKMET with one chart per size in ``sizes``, behind a proxy adding ``delay`` s."""
-    with (
-        tempfile.TemporaryDirectory(prefix="ldn-bench-fhir-") as folder,
-        FhirServer(Path(folder), startup_timeout=STARTUP_SECONDS) as server,
-    ):
+def charts_behind_proxy(
+    sizes: Iterable[int], delay: float, copies: int = SERVER_COPIES
+) -> Iterator[ChartsServed]:
+    """Start ``copies`` SEKMET processes holding one chart per size in ``sizes``, behind a proxy
+    adding ``delay`` s to every request."""
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ldn-bench-fhir-")))
+        first = stack.enter_context(FhirServer(folder / "1", startup_timeout=STARTUP_SECONDS))
         patients = {size: f"bench-chart-{size}" for size in sizes}
         for size, patient_id in patients.items():
-            load_chart(server.base_url, patient_id, size)
-        with DelayProxy(server.base_url, delay) as proxy:
-            yield ChartsServed(proxy, patients)
+            load_chart(first.base_url, patient_id, size)
+        servers = [first]
+        for number in range(2, copies + 1):
+            copy = FhirServer(folder / str(number), startup_timeout=STARTUP_SECONDS)
+            copy_database(first.database_path, copy.database_path)
+            servers.append(stack.enter_context(copy))
+        proxy = stack.enter_context(DelayProxy([server.base_url for server in servers], delay))
+        yield ChartsServed(proxy, patients, len(servers))
