@@ -126,11 +126,20 @@ class Fields:
 
     def start_date(self, parent: JsonObject, key: str, path: str) -> date | None:
         """Return the earliest day a date element can mean (see ``dates`` module)."""
-        return None if parent.get(key) is None else self.dates(parent, key, path)[0]
+        text = parent.get(key)
+        if text is None:
+            return None
+        # A well-formed date read in one step; anything else through ``dates``, which notes it.
+        days = date_range(text) if type(text) is str else None
+        return (days or self.dates(parent, key, path))[0]
 
     def end_date(self, parent: JsonObject, key: str, path: str) -> date | None:
         """Return the latest day a date element can mean (see ``dates`` module)."""
-        return None if parent.get(key) is None else self.dates(parent, key, path)[1]
+        text = parent.get(key)
+        if text is None:
+            return None
+        days = date_range(text) if type(text) is str else None
+        return (days or self.dates(parent, key, path))[1]
 
 
 def shorten(text: str, limit: int = 80) -> str:

@@ -9,6 +9,7 @@ R4 and R5 ingredient shapes (``itemCodeableConcept``/``itemReference``/``strengt
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -46,12 +47,11 @@ def read_medication(
 
 def _coded_medication(fields: Fields, coded: JsonObject, references: References) -> Medication:
     """Read ``medicationCodeableConcept`` (once per distinct value: ``_remembered``)."""
-    return _remembered(
-        fields,
-        references,
-        coded,
-        lambda: Medication(concept=concept(fields, coded, "medicationCodeableConcept")),
-    )
+    return _remembered(fields, references, coded, _read_coded)
+
+
+def _read_coded(fields: Fields, coded: JsonObject) -> Medication:
+    return Medication(concept=concept(fields, coded, "medicationCodeableConcept"))
 
 
 Read = tuple[Medication, tuple[str, ...]]
@@ -87,10 +87,13 @@ _KEPT = _KeptAcrossCalls()
 
 
 def _remembered(
-    fields: Fields, references: References, source: object, read: Callable[[], Medication]
+    fields: Fields,
+    references: References,
+    source: Any,
+    read: Callable[[Fields, Any], Medication],
 ) -> Medication:
-    """Return ``read()``, once per distinct JSON ``source`` (in one read of many resources, and
-    across reads for short JSON: ``_KeptAcrossCalls``).
+    """Return ``read(fields, source)``, once per distinct JSON ``source`` (in one read of many
+    resources, and across reads for short JSON: ``_KeptAcrossCalls``).
 
     The same Medication is then shared by every record naming it, with the problems noted
     reading it noted again for each. JSON naming a reference is read every time: what it
@@ -99,23 +102,23 @@ def _remembered(
     try:
         key = orjson.dumps(source)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits, nesting beyond orjson's limit
-        return read()
+        return read(fields, source)
     if b'"reference"' in key:
-        return read()
+        return read(fields, source)
     known = references.medications.get(key)
     if known is None:
         known = _KEPT.get(key)
         if known is None:
             noted = len(fields.problems)
-            medication = read()
+            medication = read(fields, source)
             known = medication, tuple(fields.problems[noted:])
             _KEPT.keep(key, known)
-        else:
+        elif known[1]:
             fields.problems.extend(known[1])
         references.medications[key] = known
         if names_itself(known[0]):
             references.named.add(id(known[0]))
-    else:
+    elif known[1]:
         fields.problems.extend(known[1])
     return known[0]
 
@@ -170,7 +173,7 @@ def _referenced(
         return Medication(concept=Concept(text=display))
     found = resolved  # for the closure: a compounded product repeats across a chart
 
-    def read() -> Medication:
+    def read(fields: Fields, _source: object) -> Medication:
         # '#id' inside a contained Medication still points into the outer resource's list.
         nested_container = container if _is_contained(found, container) else found
         medication = _medication_resource(fields, found, path, references, nested_container)
