@@ -3,7 +3,6 @@ front of several copies of one server hands each request to the least busy."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ import pytest
 import requests
 
 from benchmarks.delay_proxy import DelayProxy, sequential_rounds
+from tests.loopback import serving
 
 # How long a copy holds each request in the balancing test: long enough that requests sent
 # together are all in hand at once.
@@ -52,28 +52,16 @@ class _Upstream(ThreadingHTTPServer):
         self.base_url = f"http://127.0.0.1:{self.server_address[1]}/fhir"
 
 
-def _running(hold: float) -> Iterator[_Upstream]:
-    server = _Upstream(hold)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def upstream() -> Iterator[str]:
-    for server in _running(0.0):
+    for server in serving(_Upstream(0.0)):
         yield server.base_url
 
 
 @pytest.fixture
 def copies() -> Iterator[list[str]]:
-    first, second = _running(_HOLD_SECONDS), _running(_HOLD_SECONDS)
-    for one in first:
-        for other in second:
+    for one in serving(_Upstream(_HOLD_SECONDS)):
+        for other in serving(_Upstream(_HOLD_SECONDS)):
             yield [one.base_url, other.base_url]
 
 

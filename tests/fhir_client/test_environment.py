@@ -5,7 +5,6 @@ On loopback servers: the transport mock would bypass what is tested here."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from fhir_client import FhirClient
+from tests.loopback import serving
 
 _PATIENT = b'{"resourceType": "Patient", "id": "p1"}'
 
@@ -47,25 +47,14 @@ class _Server(ThreadingHTTPServer):
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
 
-def _serving() -> Iterator[_Server]:
-    server = _Server()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def fhir() -> Iterator[_Server]:
-    yield from _serving()
+    yield from serving(_Server())
 
 
 @pytest.fixture
 def forward_proxy() -> Iterator[_Server]:
-    yield from _serving()
+    yield from serving(_Server())
 
 
 @pytest.fixture(autouse=True)
