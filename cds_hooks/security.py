@@ -23,10 +23,10 @@ import requests
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from requests import PreparedRequest
 
 from cds_hooks.config import CdsSettings, TrustedClient
 from cds_hooks.errors import Unauthorized
+from fhir_client.no_netrc import no_netrc
 
 ALGORITHMS = ("ES384", "RS384")
 # The longest client JWT accepted, exp - iat (the spec's example token lives five minutes).
@@ -91,18 +91,12 @@ class JwksCache:
                 url,
                 timeout=self._timeout,
                 headers={"Accept": "application/json"},
-                auth=_no_credentials,
+                auth=no_netrc,  # never a .netrc password to whoever serves the keys
             )
             response.raise_for_status()
             return KeySet.import_key_set(response.json())
         except (requests.RequestException, ValueError, JoseError) as exc:
             raise JwksError(f"JWK Set could not be read ({type(exc).__name__})") from exc
-
-
-def _no_credentials(request: PreparedRequest) -> PreparedRequest:
-    """Send a JWK Set request as it is: given no ``auth``, requests would add the password of
-    a ``.netrc`` entry for the host (the environment's proxy settings still apply)."""
-    return request
 
 
 class ClientVerifier:

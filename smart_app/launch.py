@@ -26,6 +26,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from fhir_client.no_netrc import no_netrc
 from smart_app import scopes
 from smart_app.errors import (
     AuthorizationDenied,
@@ -412,7 +413,11 @@ def _get_json(
     """GET a JSON object, turning any failure into the launch ``error`` given."""
     try:
         response = (http.get if http else requests.get)(
-            url, headers={"Accept": "application/json"}, timeout=timeout, allow_redirects=False
+            url,
+            headers={"Accept": "application/json"},
+            timeout=timeout,
+            allow_redirects=False,
+            auth=no_netrc,  # never a .netrc password to the EHR's discovery or key endpoints
         )
     except requests.RequestException as exc:
         raise error(f"{urlsplit(url).netloc} could not be reached.") from exc

@@ -1,5 +1,6 @@
-"""A JWK Set is fetched as asked: a ``.netrc`` entry for its host adds no credentials (requests
-would otherwise send that entry's password to whoever serves the keys). On a loopback server."""
+"""The GETs that carry no credentials of ours go as asked: a ``.netrc`` entry for the host adds
+none (requests would otherwise send that entry's password): the CDS service's JWK Set fetch and
+the SMART app's discovery. On a loopback server."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 from joserfc.jwk import ECKey
 
 from cds_hooks.security import JwksCache
+from smart_app.launch import discover
+from smart_app.registrations import ClientRegistration
 from tests.loopback import serving
 
 
@@ -22,7 +25,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.authorizations.append(self.headers.get("Authorization"))
-        body = json.dumps(self.server.key_set).encode()
+        document = self.server.key_set if self.path.endswith("jwks.json") else self.server.smart
+        body = json.dumps(document).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -40,7 +44,14 @@ class _KeyServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.key_set = key_set
         self.authorizations: list[str | None] = []
-        self.url = f"http://127.0.0.1:{self.server_address[1]}/.well-known/jwks.json"
+        self.base = f"http://127.0.0.1:{self.server_address[1]}"
+        self.url = f"{self.base}/.well-known/jwks.json"
+        self.smart = {
+            "authorization_endpoint": f"{self.base}/authorize",
+            "token_endpoint": f"{self.base}/token",
+            "capabilities": ["launch-ehr", "client-public"],
+            "code_challenge_methods_supported": ["S256"],
+        }
 
 
 @pytest.fixture
@@ -49,13 +60,23 @@ def key_server() -> Iterator[_KeyServer]:
     yield from serving(_KeyServer({"keys": [key.as_dict(private=False)]}))
 
 
-def test_a_netrc_entry_for_the_key_host_sends_no_credentials(
-    key_server: _KeyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(autouse=True)
+def netrc_for_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     netrc = tmp_path / "netrc"
-    netrc.write_text("machine 127.0.0.1 login someone password not-for-keys\n", encoding="utf-8")
+    netrc.write_text("machine 127.0.0.1 login someone password not-to-send\n", encoding="utf-8")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
+
+
+def test_the_jwk_set_fetch_sends_no_netrc_credentials(key_server: _KeyServer) -> None:
     key_set = JwksCache(ttl=300, min_refresh=0, timeout=5).get(key_server.url)
     assert key_set.get_by_kid("k1") is not None
+    assert key_server.authorizations == [None]
+
+
+def test_smart_discovery_sends_no_netrc_credentials(key_server: _KeyServer) -> None:
+    iss = f"{key_server.base}/fhir"
+    registration = ClientRegistration(iss=iss, client_id="ldn-app")
+    config = discover(iss, {iss: registration}, timeout=5)
+    assert config.token_endpoint == f"{key_server.base}/token"
     assert key_server.authorizations == [None]
