@@ -19,6 +19,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from fhir_client.no_netrc import no_netrc
 from sandbox.cards import Card, CardFormatError, parse_cards
 
 ALGORITHM = "ES384"
@@ -139,6 +140,7 @@ class CdsClient:
                 headers=headers,
                 timeout=self._timeout,
                 allow_redirects=False,
+                auth=no_netrc,  # a .netrc entry must not replace the client JWT
             )
         except requests.Timeout:
             raise CdsCallFailed(

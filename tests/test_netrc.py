@@ -1,6 +1,7 @@
 """The GETs that carry no credentials of ours go as asked: a ``.netrc`` entry for the host adds
-none (requests would otherwise send that entry's password): the CDS service's JWK Set fetch and
-the SMART app's discovery. On a loopback server."""
+none, and replaces none (requests would otherwise send that entry's password): the CDS
+service's JWK Set fetch, the SMART app's discovery, and the sandbox EHR's signed CDS calls. On a
+loopback server."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from joserfc.jwk import ECKey
 
 from cds_hooks.security import JwksCache
+from sandbox.cds_client import CdsClient, ClientKey
 from smart_app.launch import discover
 from smart_app.registrations import ClientRegistration
 from tests.loopback import serving
@@ -25,7 +27,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.authorizations.append(self.headers.get("Authorization"))
-        document = self.server.key_set if self.path.endswith("jwks.json") else self.server.smart
+        if self.path.endswith("jwks.json"):
+            document = self.server.key_set
+        elif self.path.endswith("cds-services"):
+            document = {"services": []}
+        else:
+            document = self.server.smart
         body = json.dumps(document).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -80,3 +87,16 @@ def test_smart_discovery_sends_no_netrc_credentials(key_server: _KeyServer) -> N
     config = discover(iss, {iss: registration}, timeout=5)
     assert config.token_endpoint == f"{key_server.base}/token"
     assert key_server.authorizations == [None]
+
+
+def test_the_sandbox_cds_client_keeps_its_signed_jwt(key_server: _KeyServer) -> None:
+    client = CdsClient(
+        f"{key_server.base}/cds-services",
+        "https://ehr.test",
+        ClientKey(ECKey.generate_key("P-384")),
+        timeout=5,
+    )
+    assert client.discover() == []
+    [sent] = key_server.authorizations
+    assert sent is not None
+    assert sent.startswith("Bearer ey")
