@@ -215,25 +215,23 @@ def call_service(service_id: str) -> dict[str, Any]:
     # What the queued write needs, and nothing more (never the parsed prefetch).
     hook_instance, issuer = hook.hook_instance, client.issuer if client else None
 
-    def record() -> None:
-        try:
-            state.store.record_cards(
-                service_id=service.id,
-                hook_instance=hook_instance,
-                patient_pseudonym=patient,
-                cards=issued,
-                issued_at=now,
-                client_issuer=issuer,
-            )
-        except SQLAlchemyError as error:
-            # A warning must reach the clinician even when it cannot be recorded for feedback.
-            state.outages.failed(CARD_STORE, error, "cards are answered but not recorded")
-        else:
+    def stored(failure: SQLAlchemyError | None) -> None:
+        if failure is None:
             state.outages.succeeded(CARD_STORE)
+        else:
+            # A warning must reach the clinician even when it cannot be recorded for feedback.
+            state.outages.failed(CARD_STORE, failure, "cards are answered but not recorded")
 
-    if issued:
-        # Recorded behind the answer: the clinician does not wait on the database's commit.
-        state.store.behind.submit(record)
+    # Recorded behind the answer: the clinician does not wait on the database's commit.
+    state.store.record_cards_behind(
+        service_id=service.id,
+        hook_instance=hook_instance,
+        patient_pseudonym=patient,
+        cards=issued,
+        issued_at=now,
+        client_issuer=issuer,
+        on_stored=stored,
+    )
     log.info(
         "hook answered",
         extra={

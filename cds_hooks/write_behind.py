@@ -31,8 +31,12 @@ Job = Callable[[], None]
 
 # Jobs queued at most (one per hook call): past it a call writes its own.
 CAPACITY = 1_000
-# How long the writer, woken from idle, leaves the interpreter to the call that woke it.
-SETTLE_SECONDS = 0.005
+# How long the writer, woken from idle, waits before it writes: the call that woke it sends its
+# answer meanwhile (the writer would otherwise take turns with it for the interpreter), and the
+# calls that come in that time are written with it (``CdsStore.record_cards_behind``: one
+# transaction for them all). At 16 clients this took the LDN call from about 0.70x to about
+# 0.76x the no-naltrexone call's throughput; a card reaches the database within about this long.
+GATHER_SECONDS = 0.05
 
 
 class WriteBehind:
@@ -113,9 +117,7 @@ class WriteBehind:
                 if not self._jobs:
                     return  # closed and drained
             if idle and not self._closed:
-                # Woken by a call that is still sending its answer: let it finish first (the
-                # writer would otherwise take turns with it for the interpreter).
-                time.sleep(SETTLE_SECONDS)
+                time.sleep(GATHER_SECONDS)
             with self._changed:
                 job = self._jobs.popleft()
             _run(job)

@@ -338,10 +338,10 @@ def test_cards_still_reach_the_clinician_when_the_store_fails(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    def failing(**_: Any) -> None:
+    def failing(_rows: Any) -> None:
         raise OperationalError("insert", {}, Exception("disk full"))
 
-    monkeypatch.setattr(app.extensions["cds_hooks"].store, "record_cards", failing)
+    monkeypatch.setattr(app.extensions["cds_hooks"].store, "insert_cards", failing)
     prefetch = {
         "medicationStatements": None,
         "medicationRequests": None,

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from flask import Flask
 from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 
-from cds_hooks.store import issued_cards
-from cds_hooks.write_behind import WriteBehind
+from cds_hooks.cards import IssuedCard
+from cds_hooks.store import CdsStore, issued_cards
+from cds_hooks.write_behind import CAPACITY, WriteBehind
 from tests.cds_hooks.support import (
     SIGN,
     Signer,
@@ -19,6 +23,7 @@ from tests.cds_hooks.support import (
     bearer,
     hook_body,
     make_app,
+    open_store,
     oxycodone_prefetch,
 )
 
@@ -120,3 +125,60 @@ def test_every_card_answered_is_on_record_once_the_store_closes(
     assert len(answered) == 20
     assert stored == set(answered)
     assert count == 20
+
+
+def _card(number: int) -> IssuedCard:
+    return IssuedCard({"uuid": f"card-{number}", "indicator": "info", "summary": f"Card {number}"})
+
+
+def _queue(store: CdsStore, number: int, heard: list[tuple[int, object]]) -> None:
+    store.record_cards_behind(
+        service_id="svc",
+        hook_instance=f"hook-{number}",
+        patient_pseudonym=None,
+        cards=[_card(number)],
+        issued_at=datetime(2026, 6, 15, tzinfo=UTC),
+        on_stored=lambda failure: heard.append((number, failure)),
+    )
+
+
+def test_calls_queued_together_are_written_in_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'cards.sqlite3'}")
+    writes: list[int] = []
+    insert_cards = store.insert_cards
+
+    def counted(rows: Any) -> None:
+        writes.append(len(rows))
+        insert_cards(rows)
+
+    monkeypatch.setattr(store, "insert_cards", counted)
+    jobs: list[Callable[[], None]] = []
+    monkeypatch.setattr(store.behind, "submit", jobs.append)  # the writer has not run yet
+    heard: list[tuple[int, object]] = []
+    for number in range(5):
+        _queue(store, number, heard)
+    assert len(jobs) == 1  # one job for everything queued before it runs
+    jobs[0]()
+    assert writes == [5]
+    assert heard == [(number, None) for number in range(5)]
+    _queue(store, 5, heard)  # queued after the job ran: a job of its own
+    assert len(jobs) == 2
+    store.close()
+
+
+def test_calls_past_the_queue_s_capacity_write_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'cards.sqlite3'}")
+    monkeypatch.setattr(store.behind, "submit", lambda job: None)  # a writer far behind
+    heard: list[tuple[int, object]] = []
+    for number in range(CAPACITY + 2):
+        _queue(store, number, heard)
+    # The queue holds CAPACITY calls; the two after it were written by their callers.
+    assert heard == [(CAPACITY, None), (CAPACITY + 1, None)]
+    with store.engine.connect() as connection:
+        stored = set(connection.execute(select(issued_cards.c.uuid)).scalars())
+    assert stored == {f"card-{CAPACITY}", f"card-{CAPACITY + 1}"}
+    store.close()
