@@ -165,9 +165,7 @@ class CdsStore:
         # before the call answers.
         self.behind = WriteBehind()
         # Cards waiting for the writer: each call's rows and whom to tell how the write went.
-        self._queued: list[
-            tuple[list[dict[str, Any]], Callable[[SQLAlchemyError | None], None]]
-        ] = []
+        self._queued: list[tuple[list[dict[str, Any]], Stored]] = []
         self._queued_lock = threading.Lock()
 
     def close(self) -> None:
