@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from benchmarks.delay_proxy import DelayProxy, sequential_rounds
-from tests.loopback import serving
+from tests.loopback import answer, serving
 
 # How long a copy holds each request in the balancing test: long enough that requests sent
 # together are all in hand at once.
@@ -32,12 +32,7 @@ class _Answer(BaseHTTPRequestHandler):
             '{"resourceType": "Bundle", "type": "searchset", '
             f'"link": [{{"relation": "self", "url": "{base}/Patient"}}]}}'
         ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Location", f"{base}/Patient/1")
-        self.end_headers()
-        self.wfile.write(body)
+        answer(self, body, "application/fhir+json", {"Location": f"{base}/Patient/1"})
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
@@ -91,11 +86,11 @@ def test_requests_in_hand_together_go_to_different_copies(copies: list[str]) -> 
     # Two at a time on each copy: four requests held together take two holds at most, not four.
     assert sorted(record.server for record in served) == [0, 0, 1, 1]
     assert sequential_rounds(served) == 1
-    for answer in answers:
-        assert answer.status_code == 200
+    for response in answers:
+        assert response.status_code == 200
         # Each copy's own base is rewritten to the proxy's, in the body and in the headers.
-        assert answer.json()["link"][0]["url"] == f"{proxy.base_url}/Patient"
-        assert answer.headers["Location"] == f"{proxy.base_url}/Patient/1"
+        assert response.json()["link"][0]["url"] == f"{proxy.base_url}/Patient"
+        assert response.headers["Location"] == f"{proxy.base_url}/Patient/1"
 
 
 def test_copies_behind_one_proxy_share_one_base_path(copies: list[str]) -> None:

@@ -18,7 +18,7 @@ from cds_hooks.security import JwksCache
 from sandbox.cds_client import CdsClient, ClientKey
 from smart_app.launch import discover
 from smart_app.registrations import ClientRegistration
-from tests.loopback import serving
+from tests.loopback import answer, serving
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -33,12 +33,7 @@ class _Handler(BaseHTTPRequestHandler):
             document = {"services": []}
         else:
             document = self.server.smart
-        body = json.dumps(document).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer(self, json.dumps(document).encode(), "application/json")
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""

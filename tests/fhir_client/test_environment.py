@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fhir_client import FhirClient
-from tests.loopback import serving
+from tests.loopback import answer, serving
 
 _PATIENT = b'{"resourceType": "Patient", "id": "p1"}'
 
@@ -25,11 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.seen.append((self.path, self.headers.get("Authorization")))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", str(len(_PATIENT)))
-        self.end_headers()
-        self.wfile.write(_PATIENT)
+        answer(self, _PATIENT, "application/fhir+json")
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
